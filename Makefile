@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv first when it is missing or stale.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo train test test-fast lint format clean constraints
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create/refresh the virtualenv (.venv) from pyproject.toml + constraints.txt
+
+demo: $(STAMP)  ## train a denoising GAN on the bundled photos (CPU, a few minutes)
+	$(BIN)/python -m tradeoffs.train experiment=demo
+
+train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
+	$(BIN)/python -m tradeoffs.train $(ARGS)
+
+test: $(STAMP)  ## run the test suite (CPU, offline, W&B offline)
+	WANDB_MODE=offline $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## unit tests only (skips end-to-end CLI runs)
+	WANDB_MODE=offline $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff check + format check
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts
+
+constraints: $(STAMP)  ## re-pin constraints.txt from the current venv
+	{ echo "# Pinned versions that 'make' installs (pip install -c constraints.txt). Regenerate with 'make constraints'."; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
+
+clean:  ## remove the virtualenv and caches (never touches logs/ — your runs)
+	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Lightning callbacks: image panels, W&B run continuity."""

@@ -1,0 +1,96 @@
+"""LightningDataModule yielding {x, y} batches: clean images x from a source, observations y = degradation(x).
+
+Training pair i of epoch e is a pure function of (seed, e, i); validation pair i of (seed, i). Validation pairs are
+therefore identical across epochs, runs and resumes, and training is reproducible with any number of workers.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from tradeoffs.data.degradations import Degradation
+from tradeoffs.data.seeding import EpochSampler, generator_for
+from tradeoffs.data.sources import ImageSource
+from tradeoffs.errors import ConfigError
+
+_TRAIN_STREAM, _VAL_STREAM = 0x7A, 0x7B
+
+
+class DegradedDraws(Dataset):
+    """Item (epoch, i) -> {x, y}, seeded by (seed, epoch, i)."""
+
+    def __init__(self, source: ImageSource, degradation: Degradation, length: int, seed: int) -> None:
+        self.source, self.degradation, self.length, self.seed = source, degradation, length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Tensor]:
+        epoch, index = key
+        generator = generator_for(self.seed, _TRAIN_STREAM, epoch, index)
+        x = self.source.sample(generator)
+        return {"x": x, "y": self.degradation(x[None], generator)[0]}
+
+
+class PairList(Dataset):
+    def __init__(self, x: Tensor, y: Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {"x": self.x[index], "y": self.y[index]}
+
+
+class RestorationDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        source: ImageSource,
+        degradation: Degradation,
+        batch_size: int = 16,
+        samples_per_epoch: int = 1024,
+        val_batch_size: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or samples_per_epoch < batch_size:
+            raise ConfigError(
+                f"data.batch_size={batch_size} must be >= 1 and <= data.samples_per_epoch={samples_per_epoch}"
+            )
+        self.source, self.degradation = source, degradation
+        self.batch_size, self.samples_per_epoch = batch_size, samples_per_epoch
+        self.val_batch_size, self.num_workers, self.seed = val_batch_size or batch_size, num_workers, seed
+        self.val_pairs: PairList | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.val_pairs is not None:
+            return
+        x = self.source.validation_images()
+        self.degradation.check_image_size(*x.shape[-2:])
+        y = torch.cat([self.degradation(x[i : i + 1], generator_for(self.seed, _VAL_STREAM, i)) for i in range(len(x))])
+        self.val_pairs = PairList(x, y)
+
+    def _loader(self, dataset: Dataset, batch_size: int, **kwargs: object) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = DegradedDraws(self.source, self.degradation, self.samples_per_epoch, self.seed)
+        sampler = EpochSampler(self.samples_per_epoch, self.seed)
+        return self._loader(dataset, self.batch_size, sampler=sampler, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_pairs, self.val_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The test set is the validation set: held-out photos/files, fixed crops and fixed degradations."""
+        return self.val_dataloader()

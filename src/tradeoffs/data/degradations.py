@@ -1,0 +1,211 @@
+"""Degradations y = A(x) + noise, applied to batches (B, C, H, W) of clean images in [0, 1].
+
+Each degradation also says how an observation becomes a network input on the clean-image grid (`lift`): identity
+for noise, bicubic upsampling for super-resolution, (masked image, mask) for inpainting. Linear ones expose the
+operator A and its adjoint Aᵀ, so ⟨A x, v⟩ = ⟨x, Aᵀ v⟩ (used by data-consistency steps and checked in tests).
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tradeoffs.errors import ConfigError
+
+
+class Degradation(ABC):
+    """Maps clean images x to observations y; `lift(y)` puts y back on the image grid for a network."""
+
+    @abstractmethod
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
+
+    def lift(self, y: Tensor) -> Tensor:
+        return y
+
+    def lifted_channels(self, channels: int) -> int:
+        """Channels of `lift(y)` for clean images with `channels` channels."""
+        return channels
+
+    def check_image_size(self, height: int, width: int) -> None:
+        """Raise ConfigError if clean images of this size cannot be degraded."""
+
+
+class LinearDegradation(Degradation):
+    """y = A x (+ noise, for composed degradations). `operator(x, y)` is A; y carries per-sample parameters."""
+
+    @abstractmethod
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+    def measurement(self, y: Tensor) -> Tensor:
+        """The part of the observation that equals A x (+ noise)."""
+        return y
+
+    def adjoint(self, v: Tensor, y: Tensor | None = None) -> Tensor:
+        """Aᵀ v, computed exactly as the vector-Jacobian product of the linear map x ↦ A x."""
+        x0 = torch.zeros(self.image_shape(tuple(v.shape)), dtype=v.dtype, device=v.device, requires_grad=True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(self.operator(x0, y), x0, grad_outputs=v)
+        return grad
+
+    def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the clean images whose measurements have `shape`."""
+        return shape
+
+
+class GaussianNoise(LinearDegradation):
+    """y = x + σ n, n ~ N(0, I). `sigma` is a number, or [low, high] for blind denoising (σ ~ U per image)."""
+
+    def __init__(self, sigma: float | Sequence[float]) -> None:
+        low, high = (sigma, sigma) if isinstance(sigma, int | float) else tuple(sigma)
+        if not 0 <= low <= high:
+            raise ConfigError(f"degradation.sigma must be >= 0 (a number or [low, high]), got {sigma}")
+        self.low, self.high = float(low), float(high)
+
+    def sigmas(self, batch: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
+        if self.low == self.high:
+            return torch.full((batch, 1, 1, 1), self.low, device=device)
+        u = torch.rand(batch, 1, 1, 1, generator=generator, device=device)
+        return self.low + (self.high - self.low) * u
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + self.sigmas(x.shape[0], generator, x.device) * noise
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return x
+
+
+class Downsample(LinearDegradation):
+    """y = D_f x: ×f downsampling, `bicubic` (antialiased, as MATLAB imresize) or `area` (box average)."""
+
+    def __init__(self, factor: int, mode: str = "bicubic") -> None:
+        if factor not in (2, 3, 4, 8):
+            raise ConfigError(f"degradation.factor must be one of 2, 3, 4, 8, got {factor}")
+        if mode not in ("bicubic", "area"):
+            raise ConfigError(f"degradation.mode must be 'bicubic' or 'area', got {mode!r}")
+        self.factor, self.mode = factor, mode
+
+    def check_image_size(self, height: int, width: int) -> None:
+        if height % self.factor or width % self.factor:
+            raise ConfigError(
+                f"data.source.crop_size={height}x{width} is not divisible by degradation.factor={self.factor}"
+            )
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.mode == "area":
+            return F.avg_pool2d(x, self.factor)
+        return F.interpolate(x, scale_factor=1 / self.factor, mode="bicubic", antialias=True, align_corners=False)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.operator(x)
+
+    def lift(self, y: Tensor) -> Tensor:
+        return F.interpolate(y, scale_factor=self.factor, mode="bicubic", align_corners=False)
+
+    def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (*shape[:-2], shape[-2] * self.factor, shape[-1] * self.factor)
+
+
+class Inpainting(LinearDegradation):
+    """y = (m ⊙ x, m): masked image plus the binary mask m (1 = observed) as a last channel.
+
+    mask: `center` (a centred box covering `fraction` of each side), `boxes` (`num_boxes` random boxes, each side
+    up to `fraction` of the image), or `pixels` (each pixel missing with probability `fraction`).
+    """
+
+    def __init__(self, mask: str = "center", fraction: float = 0.5, num_boxes: int = 3) -> None:
+        if mask not in ("center", "boxes", "pixels"):
+            raise ConfigError(f"degradation.mask must be 'center', 'boxes' or 'pixels', got {mask!r}")
+        if not 0 < fraction < 1:
+            raise ConfigError(f"degradation.fraction must be in (0, 1), got {fraction}")
+        self.mask, self.fraction, self.num_boxes = mask, fraction, num_boxes
+
+    def masks(self, shape: torch.Size, generator: torch.Generator | None, device: torch.device) -> Tensor:
+        b, _, h, w = shape
+        if self.mask == "pixels":
+            return (torch.rand(b, 1, h, w, generator=generator, device=device) >= self.fraction).float()
+        m = torch.ones(b, 1, h, w, device=device)
+        if self.mask == "center":
+            bh, bw = round(h * self.fraction), round(w * self.fraction)
+            m[..., (h - bh) // 2 : (h - bh) // 2 + bh, (w - bw) // 2 : (w - bw) // 2 + bw] = 0
+            return m
+        for i in range(b):
+            for _ in range(self.num_boxes):
+                size = torch.rand(2, generator=generator, device=device) * self.fraction
+                bh, bw = max(1, int(size[0] * h)), max(1, int(size[1] * w))
+                top = int(torch.randint(0, h - bh + 1, (1,), generator=generator, device=device))
+                left = int(torch.randint(0, w - bw + 1, (1,), generator=generator, device=device))
+                m[i, :, top : top + bh, left : left + bw] = 0
+        return m
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        m = self.masks(x.shape, generator, x.device)
+        return torch.cat([m * x, m], dim=1)
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if y is None:
+            raise ValueError("Inpainting.operator needs the observation y, which carries the mask")
+        return y[:, -1:] * x
+
+    def measurement(self, y: Tensor) -> Tensor:
+        return y[:, :-1]
+
+    def lifted_channels(self, channels: int) -> int:
+        return channels + 1
+
+
+class Compose(LinearDegradation):
+    """Apply degradations in order, e.g. [Downsample, GaussianNoise]; `Inpainting` may only come last.
+
+    Noise before masking is equivalent in distribution to masked noise, so every chain stays expressible.
+    """
+
+    def __init__(self, steps: Sequence[Degradation]) -> None:
+        self.steps = list(steps)
+        if not self.steps:
+            raise ConfigError("degradation.steps must list at least one degradation")
+        if any(isinstance(s, Inpainting) for s in self.steps[:-1]):
+            raise ConfigError("degradation.steps: Inpainting must be the last step (it appends a mask channel)")
+
+    @property
+    def linear(self) -> bool:
+        return all(isinstance(s, LinearDegradation) for s in self.steps)
+
+    def check_image_size(self, height: int, width: int) -> None:
+        for s in self.steps:
+            s.check_image_size(height, width)
+            if isinstance(s, Downsample):
+                height, width = height // s.factor, width // s.factor
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        for s in self.steps:
+            x = s(x, generator)
+        return x
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if not self.linear:
+            raise TypeError("Compose.operator: not every step is linear")
+        for s in self.steps:
+            x = s.operator(x, y)
+        return x
+
+    def measurement(self, y: Tensor) -> Tensor:
+        return self.steps[-1].measurement(y) if isinstance(self.steps[-1], LinearDegradation) else y
+
+    def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        for s in reversed(self.steps):
+            if isinstance(s, LinearDegradation):
+                shape = s.image_shape(shape)
+        return shape
+
+    def lift(self, y: Tensor) -> Tensor:
+        for s in reversed(self.steps):
+            y = s.lift(y)
+        return y
+
+    def lifted_channels(self, channels: int) -> int:
+        for s in self.steps:
+            channels = s.lifted_channels(channels)
+        return channels

@@ -1,0 +1,89 @@
+"""Clean images from a directory tree of PNG/JPEG/BMP files (DIV2K, BSD, FFHQ, ... layouts).
+
+Training: random crops (+ flips/rotations) of the files under `root`. Validation: deterministic centre crops of the
+files under `val_root`, or, without one, of every k-th file of `root` (held out from training; k = 1/val_fraction).
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from tradeoffs.data.images import center_crop, random_crop, random_dihedral, to_tensor
+from tradeoffs.data.sources import ImageSource
+from tradeoffs.errors import ConfigError
+
+log = logging.getLogger(__name__)
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def scan_images(root: str | Path, key: str) -> list[tuple[Path, tuple[int, int]]]:
+    """Readable images under root with their (height, width); unreadable files are skipped with one warning."""
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"{key}={root}: no such directory")
+    candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+    found, bad = [], []
+    for p in candidates:
+        try:
+            with Image.open(p) as im:
+                im.verify()
+                found.append((p, (im.height, im.width)))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            bad.append(p)
+    if bad:
+        log.warning("skipped %d unreadable or corrupt image file(s) under %s (first: %s)", len(bad), path, bad[0])
+    if not found:
+        raise ConfigError(f"{key}={root}: no readable {'/'.join(e[1:].upper() for e in EXTENSIONS)} images found")
+    return found
+
+
+def load_image(path: Path, channels: int) -> Tensor:
+    with Image.open(path) as im:
+        return to_tensor(np.asarray(im.convert("L" if channels == 1 else "RGB")))
+
+
+class ImageFolder(ImageSource):
+    def __init__(
+        self,
+        root: str,
+        crop_size: int,
+        channels: int = 3,
+        val_root: str | None = None,
+        val_fraction: float = 0.1,
+        val_crop_size: int | None = None,
+        num_val: int | None = None,
+        augment: bool = True,
+    ) -> None:
+        if channels not in (1, 3):
+            raise ConfigError(f"data.source.channels must be 1 or 3, got {channels}")
+        files = scan_images(root, "data.source.root")
+        if val_root is not None:
+            val_files = scan_images(val_root, "data.source.val_root")
+        else:
+            if not 0 < val_fraction < 1 or len(files) < 2:
+                raise ConfigError(
+                    f"data.source.val_fraction={val_fraction} with {len(files)} image(s) under data.source.root leaves no "
+                    "train/validation split; set data.source.val_root"
+                )
+            step = max(2, round(1 / val_fraction))
+            val_files, files = files[::step], [f for i, f in enumerate(files) if i % step]
+        self.val_crop_size = val_crop_size or crop_size
+        for key, size, group in (("crop_size", crop_size, files), ("val_crop_size", self.val_crop_size, val_files)):
+            path, (h, w) = min(group, key=lambda f: min(f[1]))
+            if size > min(h, w):
+                raise ConfigError(f"data.source.{key}={size} is larger than image {path} ({h}x{w})")
+        self.files = [p for p, _ in files]
+        self.val_files = [p for p, _ in val_files][:num_val]
+        self.channels, self.crop_size, self.augment = channels, crop_size, augment
+
+    def sample(self, generator: torch.Generator) -> Tensor:
+        path = self.files[int(torch.randint(0, len(self.files), (1,), generator=generator))]
+        crop = random_crop(load_image(path, self.channels), self.crop_size, generator)
+        return random_dihedral(crop, generator) if self.augment else crop
+
+    def validation_images(self) -> Tensor:
+        return torch.stack([center_crop(load_image(p, self.channels), self.val_crop_size) for p in self.val_files])

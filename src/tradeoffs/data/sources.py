@@ -1,0 +1,20 @@
+"""The interface every clean-image source implements."""
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+
+class ImageSource(ABC):
+    """A distribution of clean images in [0, 1]: random training draws and a fixed validation set."""
+
+    channels: int
+
+    @abstractmethod
+    def sample(self, generator: torch.Generator) -> Tensor:
+        """One training image (C, H, W), a pure function of the generator's state."""
+
+    @abstractmethod
+    def validation_images(self) -> Tensor:
+        """The fixed validation images (N, C, H, W); identical on every call, run and machine."""

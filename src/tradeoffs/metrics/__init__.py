@@ -1,0 +1,1 @@
+"""Distortion, perception and uncertainty metrics."""

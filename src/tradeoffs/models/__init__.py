@@ -1,0 +1,1 @@
+"""Restorers (LightningModules implementing `restore(y, num_samples)`) and their networks."""

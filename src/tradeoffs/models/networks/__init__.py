@@ -1,0 +1,1 @@
+"""Generators and critics: plain nn.Modules with no training logic."""

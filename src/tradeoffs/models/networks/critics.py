@@ -1,0 +1,39 @@
+"""Critics (discriminators) without normalisation layers, so WGAN-GP's per-sample gradient penalty is valid."""
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
+
+
+def _conv_stack(in_channels: int, width: int, layers: int, spectral_norm: bool) -> tuple[nn.Sequential, int]:
+    """`layers` stride-2 4×4 convolutions with LeakyReLU, doubling the width up to 8×."""
+    wrap = apply_spectral_norm if spectral_norm else (lambda m: m)
+    modules, channels = [], in_channels
+    for i in range(layers):
+        out = width * min(2**i, 8)
+        modules += [wrap(nn.Conv2d(channels, out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        channels = out
+    return nn.Sequential(*modules), channels
+
+
+class PatchCritic(nn.Module):
+    """PatchGAN critic: one score per receptive field, output (B, 1, H/2^layers, W/2^layers)."""
+
+    def __init__(self, in_channels: int, width: int = 64, layers: int = 3, spectral_norm: bool = False) -> None:
+        super().__init__()
+        self.features, channels = _conv_stack(in_channels, width, layers, spectral_norm)
+        self.score = nn.Conv2d(channels, 1, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(self.features(x))
+
+
+class GlobalCritic(nn.Module):
+    """One score per image: convolutions, global average pooling, linear. Output (B, 1)."""
+
+    def __init__(self, in_channels: int, width: int = 64, layers: int = 3, spectral_norm: bool = False) -> None:
+        super().__init__()
+        self.features, channels = _conv_stack(in_channels, width, layers, spectral_norm)
+        self.score = nn.Linear(channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(self.features(x).mean(dim=(2, 3)))

@@ -1,0 +1,53 @@
+"""The run directory's contract: checkpoints to resume from, and results.json on success."""
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from tradeoffs.errors import ConfigError
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RESULTS_FILE = "results.json"
+
+
+def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> Path | None:
+    """`ckpt_path` as a file: None (fresh run), `last` (this run dir's last.ckpt) or a path.
+
+    A fresh run refuses an output dir that already holds a last.ckpt, so nothing is silently overwritten.
+    """
+    last = output_dir / LAST_CHECKPOINT
+    if ckpt_path is None:
+        if last.is_file():
+            raise ConfigError(
+                f"{output_dir} already holds {LAST_CHECKPOINT}: pass ckpt_path=last to resume it, "
+                "or choose another hydra.run.dir"
+            )
+        return None
+    path = last if ckpt_path == "last" else Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
+    return path
+
+
+def load_checkpoint(path: Path | None) -> dict | None:
+    return None if path is None else torch.load(path, map_location="cpu", weights_only=False)
+
+
+def scalar_metrics(metrics: Mapping) -> dict[str, float]:
+    """Logged metrics as plain floats (NaN/inf kept as strings so the JSON stays standard)."""
+    out = {}
+    for key, value in sorted(metrics.items()):
+        number = float(value.item() if hasattr(value, "item") else value)
+        out[key] = number if math.isfinite(number) else str(number)
+    return out
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp.replace(path)
+    return path

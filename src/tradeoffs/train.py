@@ -1,0 +1,80 @@
+"""Train a restorer: `python -m tradeoffs.train experiment=demo model.adv_weight=0.01` (Hydra overrides)."""
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import wandb
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.loggers import WandbLogger
+
+from tradeoffs.callbacks.wandb_run import SaveRunId, run_id_for
+from tradeoffs.errors import ConfigError, NonFiniteLossError
+from tradeoffs.runs import RESULTS_FILE, load_checkpoint, resolve_checkpoint, scalar_metrics, write_json
+from tradeoffs.assemble import build_datamodule, build_model, instantiate
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results."""
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule)
+
+    run_id = run_id_for(output_dir, load_checkpoint(ckpt_path))
+    loggers = []
+    for name, logger_cfg in (cfg.get("logger") or {}).items():
+        if name == "wandb":
+            with open_dict(logger_cfg):
+                logger_cfg.id = run_id
+        loggers.append(instantiate(logger_cfg))
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[*callbacks, SaveRunId(run_id)], logger=loggers)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    results = {
+        "metrics": scalar_metrics(trainer.callback_metrics),
+        "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+        "adv_weight": float(cfg.model.get("adv_weight", 0.0)),
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "checkpoint": str(output_dir / "checkpoints" / "last.ckpt"),
+        "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
+        "wandb_run_id": run_id,
+    }
+    write_json(output_dir / RESULTS_FILE, results)
+    log.info("run directory:   %s", output_dir)
+    log.info("checkpoints:     %s", output_dir / "checkpoints")
+    log.info("images:          %s", output_dir / "images")
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            log.info("W&B run:         %s  (sync: wandb sync %s)", logger.experiment.dir, Path(logger.experiment.dir).parent)
+    log.info("final metrics:   %s", {k: v for k, v in results["metrics"].items() if k.startswith("val/")})
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except (ConfigError, NonFiniteLossError) as error:
+        log.error("%s", error)
+        wandb.finish(exit_code=1)
+        sys.exit(2 if isinstance(error, ConfigError) else 1)
+    finally:
+        wandb.finish()
+
+
+if __name__ == "__main__":
+    main()
