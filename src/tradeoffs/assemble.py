@@ -37,7 +37,5 @@ def build_datamodule(cfg: DictConfig) -> RestorationDataModule:
 def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     model = instantiate(cfg.model)
     if model.channels != datamodule.source.channels:
-        raise ConfigError(
-            f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}"
-        )
+        raise ConfigError(f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}")
     return model

@@ -11,10 +11,17 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.loggers import WandbLogger
 
+from tradeoffs.assemble import build_datamodule, build_model, instantiate
 from tradeoffs.callbacks.wandb_run import SaveRunId, run_id_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
-from tradeoffs.runs import RESULTS_FILE, load_checkpoint, resolve_checkpoint, scalar_metrics, write_json
-from tradeoffs.assemble import build_datamodule, build_model, instantiate
+from tradeoffs.runs import (
+    LAST_CHECKPOINT,
+    RESULTS_FILE,
+    load_checkpoint,
+    resolve_checkpoint,
+    scalar_metrics,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
@@ -41,26 +48,31 @@ def train(cfg: DictConfig) -> dict:
         if isinstance(logger, WandbLogger):
             logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-
-    results = {
-        "metrics": scalar_metrics(trainer.callback_metrics),
-        "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
-        "adv_weight": float(cfg.model.get("adv_weight", 0.0)),
-        "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "checkpoint": str(output_dir / "checkpoints" / "last.ckpt"),
-        "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
-        "wandb_run_id": run_id,
-    }
-    write_json(output_dir / RESULTS_FILE, results)
-    log.info("run directory:   %s", output_dir)
-    log.info("checkpoints:     %s", output_dir / "checkpoints")
-    log.info("images:          %s", output_dir / "images")
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            log.info("W&B run:         %s  (sync: wandb sync %s)", logger.experiment.dir, Path(logger.experiment.dir).parent)
-    log.info("final metrics:   %s", {k: v for k, v in results["metrics"].items() if k.startswith("val/")})
+    succeeded = False
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        results = {
+            "metrics": scalar_metrics(trainer.callback_metrics),
+            "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+            "adv_weight": float(cfg.model.get("adv_weight", 0.0)),
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "checkpoint": str(output_dir / LAST_CHECKPOINT),
+            "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
+            "wandb_run_id": run_id,
+        }
+        write_json(output_dir / RESULTS_FILE, results)
+        succeeded = True
+    finally:
+        wandb.finish(exit_code=0 if succeeded else 1)
+    log.info("run directory: %s", output_dir)
+    log.info("  checkpoints: %s", output_dir / "checkpoints")
+    log.info("  images:      %s", output_dir / "images")
+    log.info("  metrics:     %s, %s", output_dir / "metrics.csv", output_dir / RESULTS_FILE)
+    log.info("  W&B offline: %s  (upload: wandb sync %s)", output_dir / "wandb", output_dir / "wandb" / "offline-run-*")
+    log.info(
+        "final validation metrics: %s", {k: round(v, 4) for k, v in results["metrics"].items() if k.startswith("val/")}
+    )
     return results
 
 
@@ -70,10 +82,7 @@ def main(cfg: DictConfig) -> None:
         train(cfg)
     except (ConfigError, NonFiniteLossError) as error:
         log.error("%s", error)
-        wandb.finish(exit_code=1)
         sys.exit(2 if isinstance(error, ConfigError) else 1)
-    finally:
-        wandb.finish()
 
 
 if __name__ == "__main__":

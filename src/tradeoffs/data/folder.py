@@ -66,8 +66,8 @@ class ImageFolder(ImageSource):
         else:
             if not 0 < val_fraction < 1 or len(files) < 2:
                 raise ConfigError(
-                    f"data.source.val_fraction={val_fraction} with {len(files)} image(s) under data.source.root leaves no "
-                    "train/validation split; set data.source.val_root"
+                    f"data.source.val_fraction={val_fraction} with {len(files)} image(s) under data.source.root "
+                    "leaves no train/validation split; set data.source.val_root"
                 )
             step = max(2, round(1 / val_fraction))
             val_files, files = files[::step], [f for i, f in enumerate(files) if i % step]

@@ -73,7 +73,11 @@ class NaturalPhotos(ImageSource):
                 f"data.source.val_photos={val}: must name at least one of the {channels}-channel photos {names}"
             )
         self.channels, self.crop_size, self.num_val, self.augment, self.seed = (
-            channels, crop_size, num_val, augment, seed,
+            channels,
+            crop_size,
+            num_val,
+            augment,
+            seed,
         )
         self.train_names = [n for n in names if n not in val]
         self.val_names = val
@@ -81,7 +85,9 @@ class NaturalPhotos(ImageSource):
         self.val = [to_channels(load_photo(n), channels) for n in self.val_names]
         smallest = min(min(p.shape[1:]) for p in self.train + self.val)
         if crop_size > smallest:
-            raise ConfigError(f"data.source.crop_size={crop_size} is larger than the smallest photo side ({smallest} px)")
+            raise ConfigError(
+                f"data.source.crop_size={crop_size} is larger than the smallest photo side ({smallest} px)"
+            )
         areas = torch.tensor([float(p.shape[1] * p.shape[2]) for p in self.train])
         self.weights = areas / areas.sum()  # every training pixel is equally likely to be in a crop
 

@@ -14,5 +14,7 @@ def distortion_metrics(prefix: str, image_size: int) -> MetricCollection:
     if image_size >= SSIM_KERNEL:
         metrics["ssim"] = StructuralSimilarityIndexMeasure(data_range=1.0)
     else:
-        warnings.warn(f"SSIM needs images of at least {SSIM_KERNEL} px; skipping it on {image_size} px images")
+        warnings.warn(
+            f"SSIM needs images of at least {SSIM_KERNEL} px; skipping it on {image_size} px images", stacklevel=2
+        )
     return MetricCollection(metrics, prefix=prefix)

@@ -14,12 +14,12 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.losses.adversarial import AdversarialLoss, gradient_penalty
+from tradeoffs.models.ema import ema_model
 from tradeoffs.models.networks.generators import ResidualGenerator
 from tradeoffs.models.restorer import Restorer
 
@@ -67,11 +67,7 @@ class GANRestorer(Restorer):
         self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
         self.adv_weight, self.conditional_critic = float(adv_weight), conditional_critic
         self.grad_clip, self.warm_start = grad_clip, warm_start
-        self.ema = (
-            AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-            if ema_decay
-            else None
-        )
+        self.ema = ema_model(self.generator, ema_decay) if ema_decay else None
         self.save_hyperparameters(
             "adv_weight", "conditional_critic", "ema_decay", "grad_clip", "warm_start", "seed", "channels"
         )

@@ -1,0 +1,68 @@
+"""Evaluate a checkpoint: `python -m tradeoffs.evaluate ckpt_path=RUN/checkpoints/last.ckpt [split=test]`.
+
+Data and model are rebuilt from the training run's `.hydra/config.yaml` (plus `overrides`), the checkpoint's
+weights are loaded, and the metrics are written to `evaluation.json` in this evaluation's own output directory.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from tradeoffs.assemble import build_datamodule, build_model
+from tradeoffs.errors import ConfigError
+from tradeoffs.loggers import ResumableCSVLogger
+from tradeoffs.runs import load_checkpoint, scalar_metrics, write_json
+from tradeoffs.train import CONFIG_DIR
+
+log = logging.getLogger(__name__)
+
+
+def training_config(ckpt_path: Path, overrides: list[str]) -> DictConfig:
+    """The config of the run that wrote `ckpt_path` (RUN/checkpoints/x.ckpt -> RUN/.hydra/config.yaml)."""
+    config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
+    if not config_file.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: its training config {config_file} is missing")
+    return OmegaConf.merge(OmegaConf.load(config_file), OmegaConf.from_dotlist(list(overrides)))
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    ckpt_path = Path(cfg.ckpt_path).expanduser()
+    if not ckpt_path.is_file():
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    if cfg.split not in ("val", "test"):
+        raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
+    train_cfg = training_config(ckpt_path, cfg.overrides)
+    train_cfg.paths = cfg.paths
+    pl.seed_everything(train_cfg.seed, workers=True)
+    datamodule = build_datamodule(train_cfg)
+    model = build_model(train_cfg, datamodule)
+    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
+
+    output_dir = Path(cfg.paths.output_dir)
+    trainer = pl.Trainer(
+        accelerator=cfg.accelerator, devices=1, logger=ResumableCSVLogger(str(output_dir)), default_root_dir=output_dir
+    )
+    run = trainer.validate if cfg.split == "val" else trainer.test
+    (metrics,) = run(model, datamodule=datamodule, verbose=False)
+    results = {"checkpoint": str(ckpt_path), "split": cfg.split, "overrides": list(cfg.overrides)}
+    results["metrics"] = scalar_metrics(metrics)
+    write_json(output_dir / "evaluation.json", results)
+    log.info("evaluation of %s: %s", ckpt_path, results["metrics"])
+    return results
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except ConfigError as error:
+        log.error("%s", error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Shared fixtures: offline W&B in a temp dir, composed real configs shrunk for tests, generated image folders."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+from PIL import Image
+
+from tradeoffs.train import CONFIG_DIR
+
+_scratch = tempfile.mkdtemp(prefix="tradeoffs-tests-")
+for key, sub in (("WANDB_DIR", "wandb"), ("WANDB_CACHE_DIR", "wandb-cache"), ("WANDB_CONFIG_DIR", "wandb-config"),
+                 ("WANDB_DATA_DIR", "wandb-data"), ("TORCH_HOME", "torch")):
+    os.environ.setdefault(key, os.path.join(_scratch, sub))
+os.environ["WANDB_MODE"] = "offline"
+os.environ["WANDB_SILENT"] = "true"
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+QUIET = ["~callbacks.progress_bar", "trainer.enable_model_summary=false"]
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose a real config as the CLI would, with the run dir at output_dir."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(output_dir.parent)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def train_config(tmp_path):
+    """train_config(*overrides, run="run") -> the smoke experiment's config with extra overrides, quiet."""
+
+    def make(*overrides: str, run: str = "run") -> DictConfig:
+        return compose_config("train", ["experiment=smoke", *QUIET, *overrides], tmp_path / run)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """A folder tree of real photos (PNG, JPEG, BMP in subfolders), plus one corrupt file."""
+    root = tmp_path_factory.mktemp("images")
+    photos = {"astronaut": skimage.data.astronaut(), "coffee": skimage.data.coffee(), "rocket": skimage.data.rocket(),
+              "chelsea": skimage.data.chelsea(), "camera": skimage.data.camera()}
+    for i, (name, array) in enumerate(photos.items()):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(exist_ok=True)
+        ext = (".png", ".jpg", ".bmp")[i % 3]
+        Image.fromarray(np.asarray(array)[:160, :200]).save(folder / f"{name}{ext}")
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (root / "notes.txt").write_text("not an image")
+    return root
