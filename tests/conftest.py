@@ -17,8 +17,13 @@ from PIL import Image
 from tradeoffs.train import CONFIG_DIR
 
 _scratch = tempfile.mkdtemp(prefix="tradeoffs-tests-")
-for key, sub in (("WANDB_DIR", "wandb"), ("WANDB_CACHE_DIR", "wandb-cache"), ("WANDB_CONFIG_DIR", "wandb-config"),
-                 ("WANDB_DATA_DIR", "wandb-data"), ("TORCH_HOME", "torch")):
+for key, sub in (
+    ("WANDB_DIR", "wandb"),
+    ("WANDB_CACHE_DIR", "wandb-cache"),
+    ("WANDB_CONFIG_DIR", "wandb-config"),
+    ("WANDB_DATA_DIR", "wandb-data"),
+    ("TORCH_HOME", "torch"),
+):
     os.environ.setdefault(key, os.path.join(_scratch, sub))
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
@@ -26,7 +31,7 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
-QUIET = ["~callbacks.progress_bar", "trainer.enable_model_summary=false"]
+QUIET = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
 
 
 def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
@@ -57,8 +62,13 @@ def train_config(tmp_path):
 def image_folder(tmp_path_factory) -> Path:
     """A folder tree of real photos (PNG, JPEG, BMP in subfolders), plus one corrupt file."""
     root = tmp_path_factory.mktemp("images")
-    photos = {"astronaut": skimage.data.astronaut(), "coffee": skimage.data.coffee(), "rocket": skimage.data.rocket(),
-              "chelsea": skimage.data.chelsea(), "camera": skimage.data.camera()}
+    photos = {
+        "astronaut": skimage.data.astronaut(),
+        "coffee": skimage.data.coffee(),
+        "rocket": skimage.data.rocket(),
+        "chelsea": skimage.data.chelsea(),
+        "camera": skimage.data.camera(),
+    }
     for i, (name, array) in enumerate(photos.items()):
         folder = root / ("a" if i % 2 else "b")
         folder.mkdir(exist_ok=True)

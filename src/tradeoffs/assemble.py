@@ -7,8 +7,10 @@ Constructors raise ConfigError naming the offending key; Hydra wraps those in In
 from typing import Any
 
 import hydra
+import pytorch_lightning as pl
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.loggers import WandbLogger
 
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError
@@ -39,3 +41,21 @@ def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     if model.channels != datamodule.source.channels:
         raise ConfigError(f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}")
     return model
+
+
+def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
+    """Trainer with the configured callbacks and loggers; the W&B logger gets the run's persistent id and config."""
+    loggers = []
+    for name, logger_cfg in (cfg.get("logger") or {}).items():
+        if name == "wandb":
+            with open_dict(logger_cfg):
+                logger_cfg.id = wandb_run_id
+        loggers.append(instantiate(logger_cfg))
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers)
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+            resolved.pop("hydra", None)
+            logger.experiment.config.update(resolved, allow_val_change=True)  # W&B filters on model.adv_weight, ...
+    return trainer

@@ -1,6 +1,6 @@
 """Evaluate a checkpoint: `python -m tradeoffs.evaluate ckpt_path=RUN/checkpoints/last.ckpt [split=test]`.
 
-Data and model are rebuilt from the training run's `.hydra/config.yaml` (plus `overrides`), the checkpoint's
+Data and model are rebuilt from the training config stored in the checkpoint (plus `overrides`), the checkpoint's
 weights are loaded, and the metrics are written to `evaluation.json` in this evaluation's own output directory.
 """
 
@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from tradeoffs.assemble import build_datamodule, build_model
+from tradeoffs.callbacks.run_metadata import CONFIG_KEY
 from tradeoffs.errors import ConfigError
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.runs import load_checkpoint, scalar_metrics, write_json
@@ -21,12 +22,15 @@ from tradeoffs.train import CONFIG_DIR
 log = logging.getLogger(__name__)
 
 
-def training_config(ckpt_path: Path, overrides: list[str]) -> DictConfig:
-    """The config of the run that wrote `ckpt_path` (RUN/checkpoints/x.ckpt -> RUN/.hydra/config.yaml)."""
-    config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
-    if not config_file.is_file():
-        raise ConfigError(f"ckpt_path={ckpt_path}: its training config {config_file} is missing")
-    return OmegaConf.merge(OmegaConf.load(config_file), OmegaConf.from_dotlist(list(overrides)))
+def training_config(checkpoint: dict, ckpt_path: Path, overrides: list[str]) -> DictConfig:
+    """The config stored in the checkpoint (else RUN/.hydra/config.yaml beside RUN/checkpoints/), plus overrides."""
+    config = checkpoint.get(CONFIG_KEY)
+    if config is None:
+        config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
+        if not config_file.is_file():
+            raise ConfigError(f"ckpt_path={ckpt_path}: holds no training config and {config_file} is missing")
+        config = OmegaConf.load(config_file)
+    return OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -35,12 +39,13 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
-    train_cfg = training_config(ckpt_path, cfg.overrides)
+    checkpoint = load_checkpoint(ckpt_path)
+    train_cfg = training_config(checkpoint, ckpt_path, cfg.overrides)
     train_cfg.paths = cfg.paths
     pl.seed_everything(train_cfg.seed, workers=True)
     datamodule = build_datamodule(train_cfg)
     model = build_model(train_cfg, datamodule)
-    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
+    model.load_state_dict(checkpoint["state_dict"])
 
     output_dir = Path(cfg.paths.output_dir)
     trainer = pl.Trainer(

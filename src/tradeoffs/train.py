@@ -8,11 +8,10 @@ import hydra
 import pytorch_lightning as pl
 import wandb
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict
-from pytorch_lightning.loggers import WandbLogger
+from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import build_datamodule, build_model, instantiate
-from tradeoffs.callbacks.wandb_run import SaveRunId, run_id_for
+from tradeoffs.assemble import build_datamodule, build_model, build_trainer
+from tradeoffs.callbacks.run_metadata import RunMetadata, run_id_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.runs import (
     LAST_CHECKPOINT,
@@ -27,6 +26,11 @@ log = logging.getLogger(__name__)
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
+def training_config(cfg: DictConfig) -> dict:
+    """The config without Hydra's own node, unresolved (paths re-resolve wherever it is used again)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"}
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results."""
     output_dir = Path(cfg.paths.output_dir)
@@ -36,20 +40,9 @@ def train(cfg: DictConfig) -> dict:
     model = build_model(cfg, datamodule)
 
     run_id = run_id_for(output_dir, load_checkpoint(ckpt_path))
-    loggers = []
-    for name, logger_cfg in (cfg.get("logger") or {}).items():
-        if name == "wandb":
-            with open_dict(logger_cfg):
-                logger_cfg.id = run_id
-        loggers.append(instantiate(logger_cfg))
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=[*callbacks, SaveRunId(run_id)], logger=loggers)
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            logger.experiment.config.update(OmegaConf.to_container(cfg, resolve=True), allow_val_change=True)
-
     succeeded = False
     try:
+        trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, training_config(cfg))])
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         results = {
             "metrics": scalar_metrics(trainer.callback_metrics),
@@ -70,9 +63,7 @@ def train(cfg: DictConfig) -> dict:
     log.info("  images:      %s", output_dir / "images")
     log.info("  metrics:     %s, %s", output_dir / "metrics.csv", output_dir / RESULTS_FILE)
     log.info("  W&B offline: %s  (upload: wandb sync %s)", output_dir / "wandb", output_dir / "wandb" / "offline-run-*")
-    log.info(
-        "final validation metrics: %s", {k: round(v, 4) for k, v in results["metrics"].items() if k.startswith("val/")}
-    )
+    log.info("final validation metrics: %s", {k: v for k, v in results["metrics"].items() if k.startswith("val/")})
     return results
 
 

@@ -1,0 +1,203 @@
+import copy
+import math
+from functools import partial
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tradeoffs.data.datamodule import RestorationDataModule
+from tradeoffs.data.degradations import GaussianNoise
+from tradeoffs.data.natural import NaturalPhotos
+from tradeoffs.data.seeding import generator_for
+from tradeoffs.errors import ConfigError, NonFiniteLossError
+from tradeoffs.losses.adversarial import Hinge, NonSaturating, WassersteinGP, gradient_penalty
+from tradeoffs.models.gan import GANRestorer
+from tradeoffs.models.networks.critics import GlobalCritic, PatchCritic
+from tradeoffs.models.networks.generators import ResidualGenerator
+
+
+def tiny_gan(**overrides) -> GANRestorer:
+    kwargs = dict(
+        degradation=GaussianNoise(0.1),
+        channels=1,
+        generator=partial(ResidualGenerator, width=8, blocks=1),
+        critic=partial(PatchCritic, width=8, layers=2),
+        adversarial=NonSaturating(),
+        optimizer_g=partial(torch.optim.Adam, lr=1e-3),
+        optimizer_d=partial(torch.optim.Adam, lr=1e-3),
+        adv_weight=0.1,
+        ema_decay=0.9,
+    )
+    kwargs.update(overrides)
+    return GANRestorer(**kwargs)
+
+
+def datamodule() -> RestorationDataModule:
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=4)
+    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=8)
+    dm.setup("fit")
+    return dm
+
+
+def fit(model: GANRestorer, epochs: int = 1, batches: int = 2, **trainer_kwargs) -> pl.Trainer:
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        limit_train_batches=batches,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_kwargs,
+    )
+    trainer.fit(model, datamodule=datamodule())
+    return trainer
+
+
+def flat(module: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def test_both_optimizers_step_and_ema_follows():
+    model = tiny_gan()
+    g0, d0 = flat(model.generator).clone(), flat(model.critic).clone()
+    fit(model)
+    g1, d1, ema = flat(model.generator), flat(model.critic), flat(model.ema.module)
+    assert not torch.equal(g0, g1) and not torch.equal(d0, d1)
+    assert not torch.equal(ema, g1) and not torch.equal(ema, g0)
+    assert model.ema.n_averaged.item() == 2
+
+
+def test_zero_adv_weight_is_plain_distortion_training_and_never_calls_the_critic():
+    model = tiny_gan(adv_weight=0.0, ema_decay=None)
+    reference = copy.deepcopy(model.generator)
+    model.critic.forward = lambda *_: pytest.fail("the critic was called at adv_weight=0")
+    critic_before = flat(model.critic).clone()
+    fit(model, batches=1)
+    # the same step by hand: Adam on MSE(G(y), x) over the first training batch
+    dm = datamodule()
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(0)
+    batch = next(iter(loader))
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    F.mse_loss(reference(batch["y"]), batch["x"]).backward()
+    optimizer.step()
+    torch.testing.assert_close(flat(model.generator), flat(reference))
+    assert torch.equal(flat(model.critic), critic_before)
+
+
+def test_zero_adv_weight_gradient_equals_distortion_gradient():
+    model = tiny_gan(adv_weight=0.0)
+    x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    loss, parts = model.generator_loss(model.generator(y), x, y)
+    grads = torch.autograd.grad(loss, list(model.generator.parameters()))
+    expected = torch.autograd.grad(F.mse_loss(model.generator(y), x), list(model.generator.parameters()))
+    for a, b in zip(grads, expected, strict=True):
+        torch.testing.assert_close(a, b)
+    assert set(parts) == {"distortion"}
+
+
+def test_adversarial_term_is_weighted_by_lambda():
+    model = tiny_gan(adv_weight=0.25)
+    x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    fake = model.generator(y)
+    loss, parts = model.generator_loss(fake, x, y)
+    torch.testing.assert_close(loss, parts["distortion"] + 0.25 * parts["adversarial"])
+    scores = model.critic(torch.cat([fake, y], dim=1))
+    torch.testing.assert_close(parts["adversarial"], F.softplus(-scores).mean())
+
+
+def test_adversarial_loss_values():
+    zero = torch.zeros(5)
+    assert NonSaturating().critic_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert NonSaturating().generator_loss(zero).item() == pytest.approx(math.log(2))
+    assert Hinge().critic_loss(torch.full((3,), 2.0), torch.full((3,), -2.0)).item() == 0.0
+    assert Hinge().critic_loss(zero, zero).item() == 2.0
+    assert Hinge().generator_loss(torch.tensor([1.0, 3.0])).item() == -2.0
+    assert WassersteinGP().critic_loss(torch.tensor([3.0]), torch.tensor([1.0])).item() == -2.0
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    """D(x) = <w, x> has gradient w everywhere, so the penalty is (‖w‖ − 1)²."""
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(16, 1, bias=False))
+    nn.init.constant_(critic[1].weight, 0.5)  # ‖w‖ = 0.5·4 = 2
+    real, fake = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    penalty = gradient_penalty(critic, real, fake, None, generator_for(0))
+    assert penalty.item() == pytest.approx(1.0)
+
+
+def test_wgan_gp_trains_with_several_critic_steps():
+    model = tiny_gan(adversarial=WassersteinGP(gp_weight=10.0, critic_steps=3), critic=partial(GlobalCritic, width=8))
+    trainer = fit(model, batches=2)
+    assert trainer.global_step == 2 * (3 + 1)  # manual optimization counts every optimizer step
+    assert "train/loss/gradient_penalty" in trainer.callback_metrics
+    assert "train/loss/wasserstein" in trainer.callback_metrics
+
+
+def test_restore_shapes_and_sampling():
+    y = torch.rand(3, 1, 16, 16)
+    deterministic = tiny_gan()
+    out = deterministic.restore(y, 4)
+    assert out.shape == (3, 4, 1, 16, 16) and torch.equal(out[:, 0], out[:, 3])
+    stochastic = tiny_gan(generator=partial(ResidualGenerator, width=8, blocks=1, noise_channels=2))
+    out = stochastic.restore(y, 4, generator_for(1))
+    assert out.shape == (3, 4, 1, 16, 16)
+    assert (out[:, 0] - out[:, 1]).abs().amax() > 0  # K independent samples differ
+    torch.testing.assert_close(out, stochastic.restore(y, 4, generator_for(1)))
+
+
+def test_inpainting_generator_sees_the_mask_channel():
+    from tradeoffs.data.degradations import Inpainting
+
+    model = tiny_gan(degradation=Inpainting("center"), channels=3)
+    assert model.generator.in_channels == 4 and model.critic.features[0].in_channels == 3 + 4
+    assert model.restore(Inpainting("center")(torch.rand(2, 3, 16, 16)), 2).shape == (2, 2, 3, 16, 16)
+
+
+def test_non_finite_loss_stops_with_the_step():
+    class NaNLoss(nn.Module):
+        def forward(self, a, b):
+            return F.mse_loss(a, b) * float("nan")
+
+    with pytest.raises(NonFiniteLossError, match="non-finite generator loss .* at epoch 0, global step"):
+        fit(tiny_gan(adv_weight=0.0, distortion_loss=NaNLoss()))
+
+
+def test_gradient_clipping_bounds_the_update():
+    model = tiny_gan(adv_weight=0.0, ema_decay=None, optimizer_g=partial(torch.optim.SGD, lr=1.0), grad_clip=1e-3)
+    before = flat(model.generator).clone()
+    fit(model, batches=1)
+    assert (flat(model.generator) - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_schedulers_step_once_per_epoch():
+    step_lr = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    model = tiny_gan(scheduler_g=step_lr, scheduler_d=step_lr)
+    fit(model, epochs=2)
+    assert [o.param_groups[0]["lr"] for o in model.optimizers()] == [pytest.approx(2.5e-4)] * 2
+
+
+def test_warm_start_copies_generator_and_ema(tmp_path):
+    donor = tiny_gan(adv_weight=0.0)
+    trainer = fit(donor)
+    trainer.save_checkpoint(tmp_path / "donor.ckpt")
+    model = tiny_gan(warm_start=str(tmp_path / "donor.ckpt"), optimizer_g=partial(torch.optim.SGD, lr=0.0))
+    fit(model, batches=1)
+    torch.testing.assert_close(flat(model.generator), flat(donor.generator))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"adv_weight": -1.0}, "model.adv_weight"),
+        ({"warm_start": "/no/such.ckpt"}, "model.warm_start"),
+        ({"ema_decay": 1.5}, "model.ema_decay"),
+    ],
+)
+def test_bad_model_input(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        tiny_gan(**overrides)

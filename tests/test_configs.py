@@ -1,0 +1,33 @@
+"""Every experiment composes from the real configs and instantiates its datamodule and model."""
+
+import pytest
+from omegaconf import OmegaConf, open_dict
+
+from tests.conftest import EXPERIMENTS, compose_config
+from tradeoffs.assemble import build_datamodule, build_model, instantiate
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path):
+    overrides = [f"experiment={experiment}"]
+    cfg = compose_config("train", overrides, tmp_path / "run")
+    if "root" in cfg.data.source.keys() and OmegaConf.is_missing(cfg.data.source, "root"):  # user names a folder
+        cfg = compose_config("train", [*overrides, f"data.source.root={image_folder}"], tmp_path / "run")
+    with open_dict(cfg):  # shrink the data to keep the test fast; the model stays full size
+        cfg.data.source.crop_size = 64
+        if "val_crop_size" in cfg.data.source:
+            cfg.data.source.val_crop_size = None
+        cfg.data.source.num_val = 2
+        cfg.data.num_workers = 0
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule)
+    batch = next(iter(datamodule.val_dataloader()))
+    assert model.restore(batch["y"][:1], 2).shape == (1, 2, *batch["x"].shape[1:])
+    assert model.adv_weight >= 0 and cfg.trainer.max_epochs > 0
+    for callback in cfg.callbacks.values():
+        instantiate(callback)
+
+
+def test_evaluate_config_composes(tmp_path):
+    cfg = compose_config("evaluate", ["ckpt_path=x.ckpt"], tmp_path / "eval")
+    assert cfg.split == "val" and list(cfg.overrides) == []

@@ -1,0 +1,156 @@
+"""End-to-end runs of `experiment=smoke` through the real configs: outputs, resume, errors, evaluation."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra.errors import MissingConfigException
+from PIL import Image
+
+from tests.conftest import compose_config
+from tradeoffs.errors import ConfigError, NonFiniteLossError
+from tradeoffs.evaluate import evaluate
+from tradeoffs.models.gan import GANRestorer
+from tradeoffs.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def read_csv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def run_cli(module: str, *overrides: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", module, *overrides]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
+    run = tmp_path / "run"
+    done = run_cli("tradeoffs.train", "experiment=smoke", f"hydra.run.dir={run}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"run directory: {run}" in done.stdout + done.stderr
+    saved = json.loads((run / "results.json").read_text())
+    assert saved["overrides"] == ["experiment=smoke"]
+    assert saved["adv_weight"] == 0.01 and saved["epochs"] == 2
+    assert {"val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"} <= set(saved["metrics"])
+    assert {"train/loss/distortion", "train/loss/adversarial", "train/loss/critic"} <= set(saved["metrics"])
+    mse = saved["metrics"]["val/distortion/mse"]
+    assert saved["metrics"]["val/distortion/psnr"] >= -10 * np.log10(mse) - 1e-4  # mean of per-image PSNR (Jensen)
+
+    assert (run / ".hydra" / "config.yaml").is_file()
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["wandb_run_id"] == saved["wandb_run_id"] == (run / "wandb_run_id").read_text().strip()
+    assert any(k.startswith("ema.") for k in ckpt["state_dict"]) and len(ckpt["optimizer_states"]) == 2
+    assert list((run / "checkpoints").glob("best-epoch*.ckpt"))
+
+    epochs = [r for r in read_csv_rows(run / "metrics.csv") if r["val/distortion/psnr"]]
+    assert [r["epoch"] for r in epochs] == ["0", "1"]
+    (offline_run,) = (run / "wandb").glob(f"offline-run-*-{saved['wandb_run_id']}")
+    assert list(offline_run.glob("*.wandb"))
+
+    panel = np.asarray(Image.open(run / "images" / "val_epoch001.png"))
+    assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.std() > 10  # real content, not a black image
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(train_config):
+    deterministic = ["trainer.deterministic=true", "model.generator.noise_channels=2"]
+    full = train(train_config(*deterministic, "trainer.max_epochs=3", run="full"))
+    train(train_config(*deterministic, "trainer.max_epochs=2", run="split"))
+    cfg = train_config(*deterministic, "trainer.max_epochs=3", "ckpt_path=last", run="split")
+    resumed = train(cfg)
+
+    a = torch.load(full["checkpoint"], weights_only=False)
+    b = torch.load(resumed["checkpoint"], weights_only=False)
+    assert a["epoch"] == b["epoch"] == 2 and a["global_step"] == b["global_step"]
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
+    for key in ("val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"):
+        assert resumed["metrics"][key] == full["metrics"][key]
+    # the same W&B run continues, and the CSV keeps the epochs from before the interruption
+    assert (
+        resumed["wandb_run_id"]
+        == torch.load(cfg.paths.output_dir + "/checkpoints/last.ckpt", weights_only=False)["wandb_run_id"]
+    )
+    epochs = [r["epoch"] for r in read_csv_rows(f"{cfg.paths.output_dir}/metrics.csv") if r["val/distortion/psnr"]]
+    assert epochs == ["0", "1", "2"]
+
+
+def test_fresh_run_never_overwrites_checkpoints(train_config):
+    train(train_config("trainer.max_epochs=1"))
+    with pytest.raises(ConfigError, match="already holds checkpoints/last.ckpt: pass ckpt_path=last"):
+        train(train_config("trainer.max_epochs=1"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.adv_weight=-1"], "model.adv_weight must be >= 0, got -1"),
+        (["degradation.sigma=-0.1"], "degradation.sigma must be >= 0"),
+        (["data.source.crop_size=4000"], "data.source.crop_size=4000 is larger than the smallest photo side"),
+        (["ckpt_path=/no/such/last.ckpt"], "ckpt_path=/no/such/last.ckpt: no such checkpoint file"),
+        (["model.channels=3"], "model.channels=3 but data.source.channels=1"),
+        (["data=folder", "data.source.root=/no/such/folder"], "data.source.root=/no/such/folder: no such directory"),
+        (["degradation=sr4", "data.source.crop_size=30"], "data.source.crop_size=30x30 is not divisible"),
+    ],
+)
+def test_bad_input_fails_before_training_with_the_key(train_config, overrides, message):
+    cfg = train_config(*overrides)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+def test_empty_folder_is_reported(train_config, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no readable PNG/JPG/JPEG/BMP images"):
+        train(train_config("data=folder", f"data.source.root={tmp_path / 'empty'}"))
+
+
+def test_unknown_degradation_is_named(tmp_path):
+    with pytest.raises(MissingConfigException, match="degradation/blur3000"):
+        compose_config("train", ["experiment=smoke", "degradation=blur3000"], tmp_path / "run")
+
+
+def test_cli_error_is_one_line_without_traceback(tmp_path):
+    done = run_cli("tradeoffs.train", "experiment=smoke", "model.adv_weight=-0.5", f"hydra.run.dir={tmp_path / 'run'}")
+    output = done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "model.adv_weight must be >= 0, got -0.5" in output and "Traceback" not in output
+
+
+def test_non_finite_loss_keeps_the_last_good_checkpoint(train_config, monkeypatch):
+    original = GANRestorer.generator_loss
+
+    def nan_in_epoch_1(self, fake, x, lifted):
+        loss, parts = original(self, fake, x, lifted)
+        return (loss * float("nan") if self.current_epoch == 1 else loss), parts
+
+    monkeypatch.setattr(GANRestorer, "generator_loss", nan_in_epoch_1)
+    cfg = train_config()
+    with pytest.raises(NonFiniteLossError, match="non-finite generator loss .* at epoch 1, global step"):
+        train(cfg)
+    run = Path(cfg.paths.output_dir)
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+    assert not (run / "results.json").exists()
+
+
+def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path):
+    results = train(train_config())
+    cfg = compose_config("evaluate", [f"ckpt_path={results['checkpoint']}", "accelerator=cpu"], tmp_path / "eval")
+    evaluation = evaluate(cfg)
+    for key in ("val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"):
+        assert evaluation["metrics"][key] == pytest.approx(results["metrics"][key], rel=1e-6)
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == evaluation
+    test_split = evaluate(
+        compose_config(
+            "evaluate", [f"ckpt_path={results['checkpoint']}", "split=test", "accelerator=cpu"], tmp_path / "eval_test"
+        )
+    )
+    assert test_split["metrics"]["test/distortion/psnr"] == pytest.approx(results["metrics"]["val/distortion/psnr"])
