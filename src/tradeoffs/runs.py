@@ -32,6 +32,18 @@ def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> Path | None:
     return path
 
 
+def config_changes(before: Mapping, after: Mapping, prefix: str = "") -> list[str]:
+    """`key: old -> new` for every leaf that differs between two nested config dicts."""
+    changes = []
+    for key in sorted(set(before) | set(after), key=str):
+        old, new, name = before.get(key), after.get(key), f"{prefix}{key}"
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changes += config_changes(old, new, f"{name}.")
+        elif old != new:
+            changes.append(f"{name}: {old} -> {new}")
+    return changes
+
+
 def load_checkpoint(path: Path | None) -> dict | None:
     return None if path is None else torch.load(path, map_location="cpu", weights_only=False)
 

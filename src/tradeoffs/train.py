@@ -11,11 +11,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tradeoffs.assemble import build_datamodule, build_model, build_trainer
-from tradeoffs.callbacks.run_metadata import RunMetadata, run_id_for
+from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, run_id_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.runs import (
     LAST_CHECKPOINT,
     RESULTS_FILE,
+    config_changes,
     load_checkpoint,
     resolve_checkpoint,
     scalar_metrics,
@@ -39,7 +40,14 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
 
-    run_id = run_id_for(output_dir, load_checkpoint(ckpt_path))
+    checkpoint = load_checkpoint(ckpt_path)
+    run_id = run_id_for(output_dir, checkpoint)
+    if checkpoint is not None and CONFIG_KEY in checkpoint:
+        changes = [
+            c for c in config_changes(checkpoint[CONFIG_KEY], training_config(cfg)) if not c.startswith("ckpt_path")
+        ]
+        if changes:
+            log.warning("resuming %s with a changed config: %s", ckpt_path, "; ".join(changes))
     succeeded = False
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, training_config(cfg))])
