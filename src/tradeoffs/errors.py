@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class NonFiniteLossError(RuntimeError):
     """A training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class EstimatorInputError(ValueError):
+    """An estimator cannot give a finite, meaningful value on this input (too few samples, NaN, bad sizes)."""
