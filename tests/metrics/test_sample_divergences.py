@@ -32,7 +32,7 @@ def test_kid_grows_with_the_difference():
     assert mean > 10 * std > 0
 
 
-@pytest.mark.parametrize(("n1", "n2"), [(20000, 20000), (20000, 15000)])
+@pytest.mark.parametrize(("n1", "n2"), [(6000, 6000), (6000, 4500)])
 def test_sliced_wasserstein_isotropic_closed_form(n1, n2):
     d, s1, s2 = 8, 1.0, 0.6
     g = generator_for(2)
@@ -40,7 +40,7 @@ def test_sliced_wasserstein_isotropic_closed_form(n1, n2):
     a = mu1 + s1 * torch.randn(n1, d, generator=g)
     b = mu2 + s2 * torch.randn(n2, d, generator=g)
     expected = math.sqrt((mu1 - mu2).square().sum().item() / d + (s1 - s2) ** 2)
-    got = sliced_wasserstein(a, b, num_projections=512, generator=generator_for(3)).item()
+    got = sliced_wasserstein(a, b, num_projections=256, generator=generator_for(3)).item()
     assert got == pytest.approx(expected, rel=0.03)
 
 
