@@ -52,6 +52,8 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
                 logger_cfg.id = wandb_run_id
         loggers.append(instantiate(logger_cfg))
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if cfg.get("metrics"):
+        callbacks.append(instantiate(cfg.metrics))
     trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers)
     for logger in loggers:
         if isinstance(logger, WandbLogger):

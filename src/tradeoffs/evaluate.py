@@ -1,7 +1,8 @@
 """Evaluate a checkpoint: `python -m tradeoffs.evaluate ckpt_path=RUN/checkpoints/last.ckpt [split=test]`.
 
-Data and model are rebuilt from the training config stored in the checkpoint (plus `overrides`), the checkpoint's
-weights are loaded, and the metrics are written to `evaluation.json` in this evaluation's own output directory.
+Data, model and metrics are rebuilt from the training config stored in the checkpoint (plus `overrides`), the
+checkpoint's weights are loaded, and distortion, perception and uncertainty (+ the post-hoc critic's Ŵ1 with
+`posthoc_critic=true`) are written to `evaluation.json` in this evaluation's own output directory.
 """
 
 import logging
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from tradeoffs.assemble import build_datamodule, build_model
+from tradeoffs.assemble import build_datamodule, build_model, instantiate
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY
 from tradeoffs.errors import ConfigError
 from tradeoffs.loggers import ResumableCSVLogger
@@ -48,8 +49,18 @@ def evaluate(cfg: DictConfig) -> dict:
     model.load_state_dict(checkpoint["state_dict"])
 
     output_dir = Path(cfg.paths.output_dir)
+    callbacks = []
+    if train_cfg.get("metrics"):
+        with open_dict(train_cfg):
+            train_cfg.metrics.critic_every_n_epochs = 1 if cfg.posthoc_critic else 0
+        callbacks.append(instantiate(train_cfg.metrics))
     trainer = pl.Trainer(
-        accelerator=cfg.accelerator, devices=1, logger=ResumableCSVLogger(str(output_dir)), default_root_dir=output_dir
+        accelerator=cfg.accelerator,
+        devices=1,
+        logger=ResumableCSVLogger(str(output_dir)),
+        callbacks=callbacks,
+        default_root_dir=output_dir,
+        enable_progress_bar=False,
     )
     run = trainer.validate if cfg.split == "val" else trainer.test
     (metrics,) = run(model, datamodule=datamodule, verbose=False)

@@ -13,14 +13,17 @@ from tradeoffs.metrics.functional.gaussian import (
 )
 from tradeoffs.metrics.functional.samples import kernel_inception_distance, sliced_wasserstein
 from tradeoffs.metrics.functional.uncertainty import (
+    check_finite,
     conditional_spread_entropy_power,
     image_patches,
     mse_k_decomposition,
     pooled_entropy_power_bound,
     pooled_error_entropy_power,
+    spread_log_entropy_powers,
 )
 
 __all__ = [
+    "check_finite",
     "conditional_spread_entropy_power",
     "feature_sums",
     "frechet_distance",
@@ -36,5 +39,6 @@ __all__ = [
     "pooled_error_entropy_power",
     "renyi_divergence_gaussian",
     "sliced_wasserstein",
+    "spread_log_entropy_powers",
     "sqrtm_psd",
 ]

@@ -56,13 +56,9 @@ def pooled_error_entropy_power(errors: Tensor, patch_size: int) -> tuple[Tensor,
     return pooled_entropy_power_bound(*feature_sums(patches))
 
 
-def conditional_spread_entropy_power(samples: Tensor, patch_size: int) -> Tensor:
-    """U2: entropy power of the spread of K ≥ 2 samples around their mean, per input; geometric mean over inputs.
-
-    samples (B, K, C, H, W). Per input, the K centred samples are cut into P patches of dimension d and pooled:
-    S = Σ ccᵀ / m with m = P(K − 1), ln det S corrected as in `logdet_unbiased`. For a posterior sampler U2
-    estimates N(X | Y); by the entropy-power inequality N(X̂ − X | Y) ≥ U2 + N(X | Y).
-    """
+def spread_log_entropy_powers(samples: Tensor, patch_size: int) -> Tensor:
+    """Per input, (1/d)·ln of the spread's entropy power: K centred samples (B, K, C, H, W) cut into P patches of
+    dimension d and pooled, S = Σ ccᵀ / m with m = P(K − 1), ln det S corrected as in `logdet_unbiased`. Shape (B,)."""
     b, k = samples.shape[:2]
     if k < 2:
         raise EstimatorInputError(f"the conditional spread needs metrics.num_samples >= 2, got {k}")
@@ -75,8 +71,14 @@ def conditional_spread_entropy_power(samples: Tensor, patch_size: int) -> Tensor
             f"the conditional spread in dimension d = {d} needs P·(K − 1) ≥ {d} centred patches per input, got {m}: "
             "raise metrics.num_samples or lower metrics.patch_size"
         )
-    scatter = patches.transpose(1, 2) @ patches / m
-    return torch.exp(logdet_unbiased(scatter, m + 1).mean() / d)
+    return logdet_unbiased(patches.transpose(1, 2) @ patches / m, m + 1) / d
+
+
+def conditional_spread_entropy_power(samples: Tensor, patch_size: int) -> Tensor:
+    """U2: entropy power of the spread of K ≥ 2 samples around their mean, geometric mean over inputs:
+    exp(mean_b spread_log_entropy_powers). For a posterior sampler U2 estimates N(X | Y); by the entropy-power
+    inequality N(X̂ − X | Y) ≥ U2 + N(X | Y)."""
+    return torch.exp(spread_log_entropy_powers(samples, patch_size).mean())
 
 
 def mse_k_decomposition(samples: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:

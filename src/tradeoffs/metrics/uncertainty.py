@@ -1,0 +1,95 @@
+"""Uncertainty metrics (Cohen et al. 2024), streaming over validation batches; all values per pixel.
+
+- `PooledErrorUncertainty`: U1, the pooled error-patch upper bound on N(X̂ − X | Y), and its trace bound.
+- `ConditionalSpread`: U2, geometric mean over inputs of the entropy power of the K samples' spread.
+- `SampleAveraging`: U3, MSE_k = a + b/k for the mean of k samples, and the mean per-pixel std across samples.
+"""
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+from tradeoffs.metrics.functional import (
+    check_finite,
+    feature_sums,
+    image_patches,
+    pooled_entropy_power_bound,
+    spread_log_entropy_powers,
+)
+
+
+class PooledErrorUncertainty(Metric):
+    """update(samples (B, K, C, H, W), x (B, C, H, W)): pools the patches of every sample's error x̂ − x.
+
+    compute(): U1 ≤ trace bound ≤ per-pixel MSE of the pooled errors (returned as `mse`), exactly, on any input."""
+
+    full_state_update = False
+
+    def __init__(self, channels: int, patch_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.patch_size, dim = patch_size, channels * patch_size**2
+        self.add_state("total", torch.zeros(dim, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("outer", torch.zeros(dim, dim, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("n", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, samples: Tensor, x: Tensor) -> None:
+        errors = (samples - x.unsqueeze(1)).flatten(0, 1)
+        check_finite("the restorations", errors)
+        total, outer, n = feature_sums(image_patches(errors, self.patch_size))
+        self.total, self.outer, self.n = self.total + total, self.outer + outer, self.n + n
+
+    def compute(self) -> dict[str, Tensor]:
+        pooled, trace = pooled_entropy_power_bound(self.total, self.outer, int(self.n))
+        mse = self.outer.trace() / (self.n * self.total.shape[0])  # per-pixel MSE of the pooled errors
+        return {"pooled": pooled, "pooled_trace": trace, "mse": mse}
+
+
+class ConditionalSpread(Metric):
+    """update(samples (B, K, C, H, W)) with K ≥ 2; compute() = exp(mean over inputs of (1/d) ln det S_spread)."""
+
+    full_state_update = False
+
+    def __init__(self, patch_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = patch_size
+        self.add_state("log_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, samples: Tensor) -> None:
+        logs = spread_log_entropy_powers(samples, self.patch_size)
+        self.log_sum, self.count = self.log_sum + logs.sum(), self.count + logs.numel()
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"spread": torch.exp(self.log_sum / self.count)}
+
+
+class SampleAveraging(Metric):
+    """update(samples (B, K, C, H, W), x) with K ≥ 2: per-pixel b = E var_K (ddof 1), a = MSE(x̄_K, x) − b/K,
+    and pixel_std = mean per-pixel standard deviation across the K samples."""
+
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        for name in ("var_sum", "std_sum", "mean_sq_err_sum", "pixels", "samples_per_input"):
+            dtype = torch.long if name in ("pixels", "samples_per_input") else torch.float64
+            self.add_state(
+                name, torch.zeros((), dtype=dtype), dist_reduce_fx="sum" if name != "samples_per_input" else "max"
+            )
+
+    def update(self, samples: Tensor, x: Tensor) -> None:
+        check_finite("the restorations", samples)
+        samples, x = samples.to(torch.float64), x.to(torch.float64)
+        var = samples.var(dim=1, correction=1)
+        self.var_sum = self.var_sum + var.sum()
+        self.std_sum = self.std_sum + var.sqrt().sum()
+        self.mean_sq_err_sum = self.mean_sq_err_sum + (samples.mean(dim=1) - x).square().sum()
+        self.pixels = self.pixels + var.numel()
+        self.samples_per_input = torch.maximum(
+            self.samples_per_input, self.samples_per_input.new_tensor(samples.shape[1])
+        )
+
+    def compute(self) -> dict[str, Tensor]:
+        b = self.var_sum / self.pixels
+        a = self.mean_sq_err_sum / self.pixels - b / self.samples_per_input
+        return {"mse_k_a": a, "mse_k_b": b, "pixel_std": self.std_sum / self.pixels}
