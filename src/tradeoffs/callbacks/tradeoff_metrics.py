@@ -97,7 +97,7 @@ class TradeoffMetrics(pl.Callback):
         c, h, w = self.x.shape[1:]
         self.check_sizes(c, h, w)
         self.features = feature_space(self.features_name, c, self.patch_size, self.seed)
-        self.lpips = build_lpips(self.lpips_mode)
+        self.lpips = build_lpips(self.lpips_mode, min(h, w))
         if self.num_samples == 1:
             warnings.warn(
                 "metrics.num_samples=1: spread, mse_k_a, mse_k_b, pixel_std and the mean-of-K distortion are skipped",

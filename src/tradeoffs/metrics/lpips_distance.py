@@ -34,16 +34,24 @@ class LPIPS(Metric):
         return self.total / self.count
 
 
-def build_lpips(mode: str | bool) -> LPIPS | None:
-    """`true`: LPIPS or an error naming the missing weights; `auto`: LPIPS if its weights are cached, else None
-    with one warning; `false`: None."""
+MIN_SIZE = 32  # AlexNet's strides and pools leave no feature map on smaller images
+
+
+def build_lpips(mode: str | bool, image_size: int) -> LPIPS | None:
+    """`true`: LPIPS, or an error naming the missing weights or the too-small images; `auto`: LPIPS when it can run,
+    else None with one warning saying why; `false`: None."""
     if mode is False or mode == "false":
         return None
-    if mode is True or mode == "true":
-        return LPIPS()
-    if mode != "auto":
+    if mode not in (True, "true", "auto"):
         raise ConfigError(f"metrics.lpips must be auto, true or false, got {mode!r}")
-    if not cached_weights(ALEXNET[0]).is_file():
-        warnings.warn(f"LPIPS skipped: AlexNet weights {cached_weights(ALEXNET[0])} not found", stacklevel=2)
-        return None
-    return LPIPS()
+    problem = None
+    if image_size < MIN_SIZE:
+        problem = f"LPIPS needs images of at least {MIN_SIZE} px, the validation images have {image_size} px"
+    elif not cached_weights(ALEXNET[0]).is_file():
+        problem = f"AlexNet weights {cached_weights(ALEXNET[0])} not found"
+    if problem is None or mode in (True, "true"):
+        if problem and image_size < MIN_SIZE:
+            raise ConfigError(f"metrics.lpips=true: {problem}")
+        return LPIPS()
+    warnings.warn(f"LPIPS skipped: {problem}", stacklevel=2)
+    return None

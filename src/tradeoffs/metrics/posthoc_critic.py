@@ -21,7 +21,7 @@ def posthoc_critic_w1(
     fake: Tensor,
     steps: int = 300,
     batch_size: int = 64,
-    lr: float = 1e-4,
+    lr: float = 1e-3,
     gp_weight: float = 10.0,
     width: int = 32,
     layers: int = 3,
