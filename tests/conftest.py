@@ -8,13 +8,10 @@ import numpy as np
 import pytest
 import skimage.data
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 from PIL import Image
 
-from tradeoffs.train import CONFIG_DIR
+from tradeoffs.assemble import compose_config
 
 _scratch = tempfile.mkdtemp(prefix="tradeoffs-tests-")
 for key, sub in (
@@ -32,20 +29,6 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 QUIET = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
-
-
-def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
-    """Compose a real config as the CLI would, with the run dir at output_dir."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(output_dir.parent)
-        cfg.paths.output_dir = str(output_dir)
-        cfg.hydra.runtime.output_dir = str(output_dir)
-        cfg.hydra.job.num = 0
-    HydraConfig().set_config(cfg)
-    return cfg
 
 
 @pytest.fixture

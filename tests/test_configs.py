@@ -3,8 +3,8 @@
 import pytest
 from omegaconf import OmegaConf, open_dict
 
-from tests.conftest import EXPERIMENTS, compose_config
-from tradeoffs.assemble import build_datamodule, build_model, instantiate
+from tests.conftest import EXPERIMENTS
+from tradeoffs.assemble import build_datamodule, build_model, compose_config, instantiate
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

@@ -12,7 +12,7 @@ import torch
 from hydra.errors import MissingConfigException
 from PIL import Image
 
-from tests.conftest import compose_config
+from tradeoffs.assemble import compose_config
 from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.evaluate import evaluate
 from tradeoffs.models.gan import GANRestorer

@@ -4,10 +4,14 @@ Constructors raise ConfigError naming the offending key; Hydra wraps those in In
 `instantiate` unwraps so the user sees one line.
 """
 
+from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.loggers import WandbLogger
@@ -15,6 +19,22 @@ from pytorch_lightning.loggers import WandbLogger
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose a config as the CLI would, outside a Hydra app (tests, benchmarks), with its run dir at output_dir."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(output_dir.parent)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig().set_config(cfg)
+    return cfg
 
 
 def instantiate(node: DictConfig, **kwargs: Any) -> Any:

@@ -13,12 +13,11 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from tradeoffs.assemble import build_datamodule, build_model, instantiate
+from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, instantiate
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY
-from tradeoffs.errors import ConfigError
+from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.runs import load_checkpoint, scalar_metrics, write_json
-from tradeoffs.train import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def evaluate(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         evaluate(cfg)
-    except ConfigError as error:
+    except (ConfigError, EstimatorInputError) as error:
         log.error("%s", error)
         sys.exit(2)
 

@@ -10,9 +10,9 @@ import wandb
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import build_datamodule, build_model, build_trainer
+from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, run_id_for
-from tradeoffs.errors import ConfigError, NonFiniteLossError
+from tradeoffs.errors import ConfigError, EstimatorInputError, NonFiniteLossError
 from tradeoffs.runs import (
     LAST_CHECKPOINT,
     RESULTS_FILE,
@@ -24,7 +24,6 @@ from tradeoffs.runs import (
 )
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def training_config(cfg: DictConfig) -> dict:
@@ -79,7 +78,7 @@ def train(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (ConfigError, NonFiniteLossError) as error:
+    except (ConfigError, NonFiniteLossError, EstimatorInputError) as error:
         log.error("%s", error)
         sys.exit(2 if isinstance(error, ConfigError) else 1)
 

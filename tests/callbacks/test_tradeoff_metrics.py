@@ -3,16 +3,23 @@
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import pytorch_lightning as pl
 import torch
 import torchvision
 from hydra.utils import instantiate
 
+from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
+from tradeoffs.data.datamodule import RestorationDataModule
+from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.errors import ConfigError
+from tradeoffs.data.natural import NaturalPhotos
+from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.metrics.functional import gaussian_entropy_power
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
+from tradeoffs.models.gan import GANRestorer
 from tradeoffs.theory.gaussian import posterior_covariance
 from tradeoffs.train import train
 
@@ -126,3 +133,39 @@ def test_bad_metric_settings_fail_before_training(train_config, overrides, messa
     with pytest.raises(ConfigError, match=message):
         train(cfg)
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+def test_non_finite_restorations_stop_with_a_clear_message(train_config, monkeypatch):
+    original = GANRestorer.restore
+
+    def broken(self, y, num_samples=1, generator=None):
+        return original(self, y, num_samples, generator) * float("nan")
+
+    monkeypatch.setattr(GANRestorer, "restore", broken)
+    with pytest.raises(EstimatorInputError, match="the restorations hold NaN or infinite values"):
+        train(train_config("trainer.max_epochs=1"))
+
+
+def test_a_perfect_restorer_scores_exactly_the_floor():
+    """With y = x and restore(y) = y, perception equals the real-vs-real floor and uncertainty is zero."""
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=16)
+    datamodule = RestorationDataModule(source, GaussianNoise(0.0), batch_size=4, samples_per_epoch=4)
+    datamodule.setup("fit")
+
+    class Identity(pl.LightningModule):
+        degradation = GaussianNoise(0.0)
+
+        def restore(self, y, num_samples=1, generator=None):
+            return y.unsqueeze(1).expand(-1, num_samples, -1, -1, -1)
+
+        def eval_generator(self, *keys):
+            return None
+
+    callback = TradeoffMetrics("unused", num_images=8, num_samples=2, patch_size=2, kid_subsets=3, batch_size=3)
+    callback.setup(SimpleNamespace(datamodule=datamodule), Identity(), "fit")
+    values, _ = callback.measure(Identity())
+    floor = callback.perception_floor(torch.device("cpu"))
+    for name in ("fd", "renyi", "kid", "swd"):
+        assert values[f"val/perception/{name}"] == pytest.approx(floor[f"val/perception/{name}_floor"], abs=1e-9)
+    assert floor["val/perception/fd_floor"] > 0
+    assert values["val/uncertainty/mse"] == 0 and values["val/uncertainty/pooled"] == 0

@@ -117,7 +117,7 @@ def test_bad_input_messages():
         pooled_error_entropy_power(torch.randn(100, 1, 4, 4), 8)
     with pytest.raises(EstimatorInputError, match=r"d = C·p·p = 48 needs more than 48 error patches \(≥ 2400"):
         pooled_error_entropy_power(torch.randn(10, 3, 8, 8), 4)
-    with pytest.raises(EstimatorInputError, match="NaN"):
+    with pytest.raises(EstimatorInputError, match="the errors hold NaN or infinite values"):
         pooled_error_entropy_power(torch.full((100, 1, 4, 4), float("nan")), 2)
     with pytest.raises(EstimatorInputError, match="metrics.num_samples >= 2, got 1"):
         conditional_spread_entropy_power(torch.randn(4, 1, 1, 8, 8), 2)

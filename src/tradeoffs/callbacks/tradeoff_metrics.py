@@ -3,8 +3,11 @@
 On a fixed, seeded subset of `num_images` validation inputs, `restore(y, num_samples)` draws K samples per input.
 Logged keys (`val/{axis}/{name}`):
 - distortion: `lpips` (one sample), `{mse,psnr,ssim,lpips}_mean_k` (the mean of the K samples);
-- perception, clean vs one sample per input in the `features` space: `fd`, `renyi`, `kid` (+ `kid_std`), `swd`, and
-  the real-vs-real `*_floor` of each (a second disjoint set of clean validation images, same size), computed once;
+- perception, in the `features` space, between one restoration per input of the subset A and the clean images of a
+  disjoint reference set B of validation images (unpaired, so shared content does not shrink the divergence): `fd`,
+  `renyi`, `kid` (+ `kid_std`), `swd`, and each one's `*_floor`, clean A vs clean B, computed once: the exact value
+  of a perfect restorer (x̂ = x), the level below which differences are noise. Without room for B (fewer than
+  2·num_images validation images) perception compares with the clean images of A and the floors are skipped;
   `critic_w1` every `critic_every_n_epochs` epochs (post-hoc WGAN-GP critic);
 - uncertainty: `pooled` (U1) and `pooled_trace` over the errors of all K samples, `mse` (their per-pixel MSE, the
   ceiling U ≤ MSE), and with K ≥ 2 `spread` (U2), `mse_k_a`, `mse_k_b` (U3) and `pixel_std`; on the `gaussian`
@@ -48,7 +51,7 @@ class TradeoffMetrics(pl.Callback):
         patch_size: int = 4,
         features: str = "patches",
         lpips: str | bool = "auto",
-        kid_subsets: int = 50,
+        kid_subsets: int = 20,
         kid_subset_size: int = 1000,
         swd_projections: int = 256,
         critic_every_n_epochs: int = 0,
@@ -158,7 +161,8 @@ class TradeoffMetrics(pl.Callback):
             x = self.x[start : start + self.batch_size].to(device)
             y = self.y[start : start + self.batch_size].to(device)
             samples = pl_module.restore(y, self.num_samples, generator=pl_module.eval_generator(0x3E, start))
-            real, fake = self.features(x), self.features(samples[:, 0])
+            reference = x if self.reference is None else self.reference[start : start + self.batch_size].to(device)
+            real, fake = self.features(reference), self.features(samples[:, 0])
             m["perception"].update(real, fake)
             m["samples"].update(real, fake)
             m["pooled"].update(samples, x)
@@ -185,14 +189,14 @@ class TradeoffMetrics(pl.Callback):
         return {k: float(v) for k, v in values.items()}, torch.cat(panel_samples)
 
     def perception_floor(self, device: torch.device) -> dict[str, float]:
-        """Real-vs-real divergences at the same sample size: the level below which perception is noise."""
+        """Clean B vs clean A, with the same sizes and pairing as the measurement: a perfect restorer's perception."""
         if self.floor is None:
             gaussian, samples = GaussianFitDivergences(self.features.dim), SampleDivergences(**self.kid, seed=self.seed)
             for start in range(0, self.num_images, self.batch_size):
-                a = self.features(self.x[start : start + self.batch_size].to(device))
-                b = self.features(self.reference[start : start + self.batch_size].to(device))
-                gaussian.update(a, b)
-                samples.update(a, b)
+                clean_a = self.features(self.x[start : start + self.batch_size].to(device))
+                clean_b = self.features(self.reference[start : start + self.batch_size].to(device))
+                gaussian.update(clean_b, clean_a)
+                samples.update(clean_b, clean_a)
             values = gaussian.to(device).compute() | samples.compute()
             self.floor = {f"val/perception/{k}_floor": float(v) for k, v in values.items() if k != "kid_std"}
         return self.floor

@@ -24,7 +24,7 @@ def image_patches(images: Tensor, patch_size: int) -> Tensor:
 
 def check_finite(name: str, values: Tensor) -> None:
     if not torch.isfinite(values).all():
-        raise EstimatorInputError(f"{name} contains NaN or infinite values")
+        raise EstimatorInputError(f"{name} hold NaN or infinite values; no metric is computed from them")
 
 
 def pooled_entropy_power_bound(total: Tensor, outer: Tensor, n: int) -> tuple[Tensor, Tensor]:
