@@ -13,7 +13,8 @@ Logged keys (`val/{axis}/{name}`):
   ceiling U ≤ MSE), and with K ≥ 2 `spread` (U2), `mse_k_a`, `mse_k_b` (U3) and `pixel_std`; on the `gaussian`
   source with fixed-σ denoising also the closed forms `inherent` (N(X|Y)) and `val/distortion/mmse` (D*/d).
 Each epoch also appends a row to `tradeoff_epochs.csv` and writes `images/val_epochNNN.png` (rows: observation, clean,
-K samples, per-pixel std map, |error| map of the first sample), also logged to W&B as uint8.
+K samples, per-pixel std map, |error| map of the first sample; maps are channel means scaled to their maximum),
+also logged to W&B as uint8.
 """
 
 import csv
@@ -227,8 +228,9 @@ class TradeoffMetrics(pl.Callback):
         n, c = len(samples), self.x.shape[1]
         x, observed = self.x[:n], pl_module.degradation.lift(self.y[:n].to(pl_module.device))[:, :c].cpu()
         std = samples.std(dim=1, correction=1) if samples.shape[1] > 1 else torch.zeros_like(x)
-        error = (samples[:, 0] - x).abs()
-        std_map, error_map = std / std.amax().clamp_min(1e-8), error / error.amax().clamp_min(1e-8)
+        std, error = std.mean(1, keepdim=True), (samples[:, 0] - x).abs().mean(1, keepdim=True)  # grey magnitudes
+        std_map = (std / std.amax().clamp_min(1e-8)).expand(-1, c, -1, -1)
+        error_map = (error / error.amax().clamp_min(1e-8)).expand(-1, c, -1, -1)
         rows = [
             torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], std_map[i : i + 1], error_map[i : i + 1]])
             for i in range(n)
