@@ -1,18 +1,22 @@
 """Jointly Gaussian denoising, X ~ N(μ, Σ), Y = X + σN: the posterior is N(μ + W(y − μ), Σ_{x|y}) with
 
-W = Σ(Σ + σ²I)⁻¹ (the Wiener filter, the MMSE estimator) and Σ_{x|y} = Σ − WΣ, independent of y.
-D* = tr Σ_{x|y} (total MMSE) and the inherent uncertainty N(X|Y) = det(Σ_{x|y})^{1/d}.
+W = Σ(Σ + σ²I)⁻¹ (the Wiener filter, the MMSE estimator X* = μ + W(Y − μ)) and Σ_{x|y} = Σ − WΣ, independent of y.
+D* = tr Σ_{x|y} (total MMSE), X* ~ N(μ, Σ − Σ_{x|y}), P* = W2(p_X, p_{X*}), and N(X|Y) = det(Σ_{x|y})^{1/d}.
 """
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from tradeoffs.metrics.functional import frechet_distance, gaussian_entropy_power
 
 
 def wiener_filter(prior_cov: Tensor, noise_var: float) -> Tensor:
     """W = Σ(Σ + σ²I)⁻¹, float64."""
     cov = prior_cov.to(torch.float64)
     eye = torch.eye(cov.shape[0], dtype=torch.float64)
-    return torch.linalg.solve(cov + noise_var * eye, cov).T  # Σ symmetric: (Σ+σ²I)⁻¹Σ transposed = Σ(Σ+σ²I)⁻¹
+    return torch.linalg.solve(cov + noise_var * eye, cov).T  # ((Σ+σ²I)⁻¹Σ)ᵀ = Σ(Σ+σ²I)⁻¹ for symmetric Σ
 
 
 def posterior_covariance(prior_cov: Tensor, noise_var: float) -> Tensor:
@@ -20,3 +24,21 @@ def posterior_covariance(prior_cov: Tensor, noise_var: float) -> Tensor:
     cov = prior_cov.to(torch.float64)
     post = cov - wiener_filter(cov, noise_var) @ cov
     return (post + post.T) / 2
+
+
+@dataclass(frozen=True)
+class GaussianDenoisingTheory:
+    """The closed-form quantities of Gaussian denoising (totals over the d dimensions; divide by d per pixel)."""
+
+    dim: int
+    mmse: float  # D* = tr Σ_{x|y}
+    perfect_perception_distance: float  # P* = W2(p_X, p_{X*})
+    inherent_uncertainty: float  # N(X|Y) = det(Σ_{x|y})^{1/d}
+
+    @classmethod
+    def from_prior(cls, prior_cov: Tensor, noise_var: float) -> "GaussianDenoisingTheory":
+        cov = prior_cov.to(torch.float64)
+        post = posterior_covariance(cov, noise_var)
+        zero = torch.zeros(cov.shape[0], dtype=torch.float64)
+        p_star = frechet_distance(zero, cov, zero, cov - post).clamp_min(0).sqrt()
+        return cls(cov.shape[0], float(post.trace()), float(p_star), float(gaussian_entropy_power(post)))
