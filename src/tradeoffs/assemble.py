@@ -19,6 +19,7 @@ from pytorch_lightning.loggers import WandbLogger
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
+from tradeoffs.sweeps import lease  # noqa: F401  (registers the config resolvers)
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 

@@ -1,7 +1,9 @@
-"""The run directory's contract: checkpoints to resume from, and results.json on success."""
+"""The run directory's contract: checkpoints to resume from, results.json on success, failures.jsonl on failure."""
 
 import json
 import math
+import time
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,14 +13,18 @@ from tradeoffs.errors import ConfigError
 
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 RESULTS_FILE = "results.json"
+FAILURES_FILE = "failures.jsonl"
 
 
 def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> Path | None:
-    """`ckpt_path` as a file: None (fresh run), `last` (this run dir's last.ckpt) or a path.
+    """`ckpt_path` as a file: None (fresh run), `last` (this run dir's last.ckpt), `auto` (last.ckpt if there is
+    one, else a fresh run: what sweeps and requeued cluster jobs use) or a path.
 
     A fresh run refuses an output dir that already holds a last.ckpt, so nothing is silently overwritten.
     """
     last = output_dir / LAST_CHECKPOINT
+    if ckpt_path == "auto":
+        return last if last.is_file() else None
     if ckpt_path is None:
         if last.is_file():
             raise ConfigError(
@@ -55,6 +61,24 @@ def scalar_metrics(metrics: Mapping) -> dict[str, float]:
         number = float(value.item() if hasattr(value, "item") else value)
         out[key] = number if math.isfinite(number) else str(number)
     return out
+
+
+def finished_results(output_dir: Path) -> dict | None:
+    path = output_dir / RESULTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def record_failure(output_dir: Path, error: BaseException) -> None:
+    """Append the error (type, message, traceback, time) to failures.jsonl: a failed job keeps its history."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+    with open(output_dir / FAILURES_FILE, "a") as f:
+        f.write(json.dumps(entry) + "\n")
 
 
 def write_json(path: Path, payload: dict) -> Path:

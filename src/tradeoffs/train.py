@@ -17,11 +17,14 @@ from tradeoffs.runs import (
     LAST_CHECKPOINT,
     RESULTS_FILE,
     config_changes,
+    finished_results,
     load_checkpoint,
+    record_failure,
     resolve_checkpoint,
     scalar_metrics,
     write_json,
 )
+from tradeoffs.sweeps.lease import in_multirun, leased_devices
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,19 @@ def training_config(cfg: DictConfig) -> dict:
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results."""
+    """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results.
+
+    With ckpt_path=auto a finished run (results.json present) is skipped and an unfinished one resumed."""
     output_dir = Path(cfg.paths.output_dir)
+    if cfg.ckpt_path == "auto" and (done := finished_results(output_dir)) is not None:
+        log.info("%s finished already (results.json): skipped", output_dir)
+        return done
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    with leased_devices(cfg):
+        return fit_and_report(cfg, output_dir, ckpt_path)
+
+
+def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) -> dict:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
@@ -76,10 +89,20 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
+    """Errors are recorded in the run dir's failures.jsonl; in a sweep a failed job never stops the others."""
     try:
         train(cfg)
-    except (ConfigError, NonFiniteLossError, EstimatorInputError) as error:
-        log.error("%s", error)
+    except Exception as error:
+        record_failure(Path(cfg.paths.output_dir), error)
+        expected = isinstance(error, ConfigError | NonFiniteLossError | EstimatorInputError)
+        if expected:
+            log.error("%s", error)
+        else:
+            log.exception("the job failed")
+        if in_multirun():
+            return
+        if not expected:
+            raise
         sys.exit(2 if isinstance(error, ConfigError) else 1)
 
 

@@ -1,0 +1,126 @@
+"""Turn a sweep into tradeoff curves: `python -m tradeoffs.curve SWEEP_DIR [--x KEY --y KEY] [--epochs]`.
+
+Writes, into SWEEP_DIR (or --out): tradeoff.csv (one row per job, with status and Pareto flags), and PNG + SVG of the
+perception–distortion, uncertainty–perception and uncertainty–distortion planes; lists missing and failed jobs;
+logs a summary W&B run (offline unless --wandb online).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import wandb
+
+from tradeoffs.curves.plot import Plane, finite_points, plot_plane
+from tradeoffs.curves.table import W2, check_keys, job_rows, pareto_front, write_csv
+from tradeoffs.curves.theory_overlay import Overlay, overlay_for
+from tradeoffs.sweeps.collect import Job, collect
+
+log = logging.getLogger("tradeoffs.curve")
+MSE, POOLED, RENYI, SUBSET_MSE = (
+    "val/distortion/mse",
+    "val/uncertainty/pooled",
+    "val/perception/renyi",
+    "val/uncertainty/mse",
+)
+
+
+def planes(x: str, y: str, overlay: Overlay | None) -> list[Plane]:
+    pd = Plane("perception_distortion", x, y, "perception–distortion")
+    up = Plane("uncertainty_perception", RENYI, POOLED, "uncertainty–perception")
+    ud = Plane("uncertainty_distortion", SUBSET_MSE, POOLED, "uncertainty–distortion", diagonal="U = per-pixel MSE")
+    if overlay is not None:
+        if y == MSE and x in (W2, "val/perception/fd"):
+            to_w2 = (lambda v: v) if x == W2 else (lambda v: v**0.5)
+            pd.curves.append(("D(P) (Freirich et al.)", lambda v: overlay.distortion(to_w2(v))))
+            pd.levels += [("MMSE D*", overlay.mmse), ("2·MMSE (posterior sampler)", 2 * overlay.mmse)]
+        up.curves.append(("U(P) = η(P; d)·N(X|Y) (Cohen et al.)", overlay.uncertainty))
+        up.levels += [
+            ("N(X|Y)", overlay.theory.inherent_uncertainty),
+            ("2·N(X|Y)", 2 * overlay.theory.inherent_uncertainty),
+        ]
+    return [pd, up, ud]
+
+
+def summarize(jobs: list[Job]) -> str:
+    counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "unfinished", "failed", "missing")}
+    lines = [", ".join(f"{n} {s}" for s, n in counts.items())]
+    lines += [f"  failed:     {j.name}: {j.error}" for j in jobs if j.status == "failed"]
+    lines += [f"  unfinished: {j.name}" for j in jobs if j.status == "unfinished"]
+    lines += [f"  missing:    {' '.join(j.overrides)}" for j in jobs if j.status == "missing"]
+    return "\n".join(lines)
+
+
+def make_curves(
+    sweep_dir: Path, out_dir: Path, x: str, y: str, epochs: bool = False, wandb_mode: str = "offline"
+) -> dict:
+    jobs = collect(sweep_dir)
+    rows = job_rows(jobs)
+    check_keys(rows, [x, y])
+    overlay = overlay_for(next((j.directory for j in jobs if j.status == "finished"), None))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = []
+    trajectories = {j.name: j.epochs() for j in jobs} if epochs else None
+    for plane in planes(x, y, overlay):
+        if not finite_points(rows, plane):
+            log.warning("no finished job has both %s and %s: %s skipped", plane.x, plane.y, plane.name)
+            continue
+        flags = pareto_front([r.get(plane.x, float("nan")) for r in rows], [r.get(plane.y, float("nan")) for r in rows])
+        for r, flag in zip(rows, flags, strict=True):
+            r[f"admissible_{plane.name}"] = flag
+        figures += plot_plane(rows, plane, out_dir, trajectories)
+    if overlay is not None:
+        for r in rows:
+            if r["status"] == "finished" and W2 in r and MSE in r:
+                r["excess_over_bound"] = overlay.excess_over_bound(r[W2], r[MSE])
+    table = write_csv(rows, out_dir / "tradeoff.csv")
+    if epochs:
+        write_csv(
+            [{"job": j.name, "adv_weight": j.results.get("adv_weight"), **e} for j in jobs for e in j.epochs()],
+            out_dir / "tradeoff_epochs.csv",
+        )
+    log_summary_run(sweep_dir, out_dir, rows, figures, wandb_mode)
+    return {"rows": rows, "table": table, "figures": figures, "summary": summarize(jobs)}
+
+
+def log_summary_run(sweep_dir: Path, out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:
+    if mode == "disabled":
+        return
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    run = wandb.init(
+        project="tradeoffs",
+        dir=str(out_dir),
+        mode=mode,
+        job_type="curve",
+        name=f"curve_{sweep_dir.name}",
+        config={"sweep_dir": str(sweep_dir)},
+    )
+    run.log(
+        {"tradeoff": wandb.Table(columns=header, data=[[r.get(k) for k in header] for r in rows])}
+        | {f"plots/{p.stem}": wandb.Image(str(p)) for p in figures if p.suffix == ".png"}
+    )
+    run.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tradeoffs-curve", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--x", default="val/perception/fd", help="perception key of the perception–distortion plane")
+    parser.add_argument("--y", default=MSE, help="distortion key of the perception–distortion plane")
+    parser.add_argument("--out", type=Path, help="output directory (default: the sweep directory)")
+    parser.add_argument("--epochs", action="store_true", help="also collect every epoch and draw each job's path")
+    parser.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        result = make_curves(args.sweep_dir, args.out or args.sweep_dir, args.x, args.y, args.epochs, args.wandb)
+    except (FileNotFoundError, KeyError) as error:
+        log.error("error: %s", error.args[0] if error.args else error)
+        return 2
+    log.info("%s\njobs: %s", "\n".join(str(p) for p in [result["table"], *result["figures"]]), result["summary"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Tradeoff planes as PNG + SVG: finished jobs, λ labels, the admissible (Pareto) front, theory overlays."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tradeoffs.curves.table import pareto_front  # noqa: E402
+
+
+@dataclass
+class Plane:
+    name: str
+    x: str
+    y: str
+    title: str
+    curves: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = field(default_factory=list)  # label, y(x)
+    levels: list[tuple[str, float]] = field(default_factory=list)  # horizontal reference lines
+    diagonal: str | None = None  # label of the line y = x, if drawn
+
+
+def finite_points(rows: list[dict], plane: Plane) -> list[dict]:
+    return [
+        r
+        for r in rows
+        if r["status"] == "finished"
+        and not math.isnan(r.get(plane.x, math.nan))
+        and not math.isnan(r.get(plane.y, math.nan))
+    ]
+
+
+def plot_plane(
+    rows: list[dict], plane: Plane, out_dir: Path, trajectories: dict[str, list[dict]] | None = None
+) -> list[Path]:
+    points = finite_points(rows, plane)
+    xs, ys = np.array([r[plane.x] for r in points]), np.array([r[plane.y] for r in points])
+    admissible = np.array(pareto_front(list(xs), list(ys)), dtype=bool)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    for name, epochs in (trajectories or {}).items():
+        tx = [float(e[plane.x]) for e in epochs if e.get(plane.x) and e.get(plane.y)]
+        ty = [float(e[plane.y]) for e in epochs if e.get(plane.x) and e.get(plane.y)]
+        ax.plot(
+            tx,
+            ty,
+            "-",
+            color="0.8",
+            lw=0.8,
+            zorder=1,
+            label="per-epoch path" if name == next(iter(trajectories)) else None,
+        )
+    ax.scatter(xs[~admissible], ys[~admissible], c="tab:blue", s=30, zorder=3, label="dominated")
+    ax.scatter(xs[admissible], ys[admissible], c="tab:red", s=45, zorder=4, label="admissible (Pareto)")
+    order = np.argsort(xs[admissible])
+    ax.plot(xs[admissible][order], ys[admissible][order], "--", color="tab:red", lw=1, zorder=2)
+    for r, x, y in zip(points, xs, ys, strict=True):
+        ax.annotate(f"λ={r['adv_weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    span = np.linspace(0, max(xs.max(initial=0) * 1.1, 1e-12), 200)
+    for label, curve in plane.curves:
+        ax.plot(span, curve(span), color="k", lw=1.2, label=label, zorder=2)
+    for (label, level), style in zip(plane.levels, ("-.", ":", "--"), strict=False):
+        ax.axhline(level, color="0.4", ls=style, lw=1, label=label)
+    if plane.diagonal:
+        top = max(xs.max(initial=0), ys.max(initial=0)) * 1.05
+        ax.plot([0, top], [0, top], color="0.3", lw=1, label=plane.diagonal)
+    ax.set(xlabel=plane.x, ylabel=plane.y, title=plane.title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    paths = [out_dir / f"{plane.name}.png", out_dir / f"{plane.name}.svg"]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,59 @@
+"""One row per job: its status, λ and every logged final metric, plus derived columns and Pareto flags."""
+
+import csv
+import math
+from pathlib import Path
+
+from tradeoffs.sweeps.collect import Job
+
+W2 = "val/perception/w2"
+
+
+def pareto_front(xs: list[float], ys: list[float]) -> list[bool]:
+    """Admissible points when both axes are minimised: no other point is at least as good on both and better on one.
+    Points with a missing (NaN) coordinate are never admissible."""
+    points = list(zip(xs, ys, strict=True))
+
+    def dominated(i: int) -> bool:
+        xi, yi = points[i]
+        return any(xj <= xi and yj <= yi and (xj < xi or yj < yi) for j, (xj, yj) in enumerate(points) if j != i)
+
+    return [not (math.isnan(x) or math.isnan(y)) and not dominated(i) for i, (x, y) in enumerate(points)]
+
+
+def as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def job_rows(jobs: list[Job]) -> list[dict]:
+    """Rows with `job`, `status`, `adv_weight`, `error` and the metrics; W2 = sqrt(Fréchet distance) is added."""
+    rows = []
+    for job in jobs:
+        row = {"job": job.name, "status": job.status, "adv_weight": job.results.get("adv_weight", math.nan)}
+        row |= {k: as_float(v) for k, v in job.metrics.items()}
+        if "val/perception/fd" in row:
+            row[W2] = math.sqrt(max(row["val/perception/fd"], 0.0))
+        row["error"] = job.error or ""
+        rows.append(row)
+    return rows
+
+
+def check_keys(rows: list[dict], keys: list[str]) -> None:
+    """KeyError naming the missing key and the keys that were logged, if no finished job logged one of `keys`."""
+    finished = [r for r in rows if r["status"] == "finished"]
+    available = sorted({k for r in finished for k in r if k.startswith(("val/", "train/"))})
+    for key in keys:
+        if finished and not any(key in r for r in finished):
+            raise KeyError(f"no finished job logged {key!r}; logged keys: {', '.join(available)}")
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    header = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

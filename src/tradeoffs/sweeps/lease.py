@@ -1,0 +1,131 @@
+"""One job per device: an exclusive, crash-safe lease on a device id among concurrent jobs on one machine.
+
+Hydra's launchers do not assign GPUs (submitit_local puts every job on GPU 0, joblib knows nothing of devices). Each
+job therefore takes an advisory lock (flock) on `{lock_dir}/slot{k}.lock` for the first free id k, trains on
+`devices=[k]`, and releases it when it ends. The kernel drops the lock when the process dies, so a crashed job never
+blocks a device. On CPU the same slots split the cores: each of n concurrent jobs gets cpu_count // n threads.
+"""
+
+import fcntl
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+
+class DeviceLease:
+    """`with DeviceLease(slots, lock_dir) as k:` holds slot k exclusively; waits (polling) while all are taken."""
+
+    def __init__(self, slots: list[int], lock_dir: str | Path, poll_seconds: float = 1.0) -> None:
+        if not slots:
+            raise ValueError("a device lease needs at least one slot")
+        self.slots, self.lock_dir, self.poll_seconds = list(slots), Path(lock_dir), poll_seconds
+        self.handle, self.slot = None, None
+
+    def try_acquire(self) -> int | None:
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        for slot in self.slots:
+            handle = open(self.lock_dir / f"slot{slot}.lock", "a+")  # noqa: SIM115 (held until release)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            handle.seek(0), handle.truncate(), handle.write(f"pid {os.getpid()}\n"), handle.flush()
+            self.handle, self.slot = handle, slot
+            return slot
+        return None
+
+    def __enter__(self) -> int:
+        waited = False
+        while self.try_acquire() is None:
+            if not waited:
+                log.info("all %d device slots in %s are taken; waiting for one", len(self.slots), self.lock_dir)
+                waited = True
+            time.sleep(self.poll_seconds)
+        return self.slot
+
+    def __exit__(self, *exc) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle, self.slot = None, None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What a job got: a GPU index, or a number of CPU threads."""
+
+    gpu: int | None = None
+    cpu_threads: int | None = None
+
+
+@contextmanager
+def device_assignment(num_gpus: int, concurrent_jobs: int, lock_dir: str | Path):
+    """Lease a GPU when there are any, else a CPU slot worth cpu_count // concurrent_jobs threads."""
+    if num_gpus > 0:
+        with DeviceLease(list(range(num_gpus)), lock_dir) as k:
+            log.info("device lease: GPU %d", k)
+            yield Assignment(gpu=k)
+        return
+    slots = max(1, concurrent_jobs)
+    with DeviceLease(list(range(slots)), Path(lock_dir) / "cpu") as k:
+        threads = max(1, (os.cpu_count() or 1) // slots)
+        log.info("device lease: CPU slot %d of %d, %d thread(s)", k, slots, threads)
+        yield Assignment(cpu_threads=threads)
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def concurrent_jobs() -> int:
+    """The launcher's number of parallel jobs (joblib's n_jobs; -1 = one per core), 1 for sequential launchers."""
+    n_jobs = HydraConfig.get().launcher.get("n_jobs", 1) if HydraConfig.initialized() else 1
+    return (os.cpu_count() or 1) if n_jobs is None or n_jobs <= 0 else n_jobs
+
+
+@contextmanager
+def leased_devices(cfg: DictConfig):
+    """Apply a device lease to `cfg.trainer` (GPU: devices=[k]) or to torch's thread count (CPU) for this job.
+
+    `cfg.lease`: auto (only in local multirun sweeps; never under SLURM, which assigns GPUs itself), true, false.
+    """
+    mode = cfg.get("lease", "auto")
+    active = mode is True or (mode == "auto" and in_multirun() and "SLURM_JOB_ID" not in os.environ)
+    if not active:
+        yield None
+        return
+    wants_gpu = cfg.trainer.get("accelerator", "auto") in ("auto", "gpu", "cuda")
+    num_gpus = torch.cuda.device_count() if wants_gpu else 0
+    with device_assignment(num_gpus, concurrent_jobs(), cfg.lease_dir) as assignment:
+        if assignment.gpu is not None:
+            with open_dict(cfg.trainer):
+                cfg.trainer.accelerator, cfg.trainer.devices = "gpu", [assignment.gpu]
+        else:
+            torch.set_num_threads(assignment.cpu_threads)
+        yield assignment
+
+
+def parallel_jobs() -> int:
+    """Jobs a local sweep runs at once: one per GPU, or one per CPU core (each then gets one thread)."""
+    return torch.cuda.device_count() or os.cpu_count() or 1
+
+
+def register_resolvers() -> None:
+    """${tradeoffs.parallel_jobs:} for launcher configs; ${tradeoffs.basename:PATH} for naming W&B groups."""
+    if not OmegaConf.has_resolver("tradeoffs.parallel_jobs"):
+        OmegaConf.register_new_resolver("tradeoffs.parallel_jobs", parallel_jobs)
+        OmegaConf.register_new_resolver("tradeoffs.basename", lambda path: Path(str(path)).name)
+
+
+register_resolvers()
