@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)  ## create/refresh the virtualenv (.venv) from pyproject.toml + constraints.txt
 
-demo: $(STAMP)  ## train a denoising GAN on the bundled photos (CPU, a few minutes)
-	$(BIN)/python -m tradeoffs.train experiment=demo
+DEMO_DIR ?= logs/demo
+
+demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + tradeoff curves (CPU, < 10 minutes)
+	$(BIN)/python -m tradeoffs.train -m experiment=demo sweep=demo hydra/launcher=devices hydra.sweep.dir=$(DEMO_DIR)
+	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)
+	@echo "curves: $(DEMO_DIR)/perception_distortion.png (and .svg), uncertainty_*.png, table: $(DEMO_DIR)/tradeoff.csv"
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
 	$(BIN)/python -m tradeoffs.train $(ARGS)
@@ -43,6 +47,6 @@ constraints: $(STAMP)  ## re-pin constraints.txt from the current venv
 	{ echo "# Pinned versions that 'make' installs (pip install -c constraints.txt). Regenerate with 'make constraints'."; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
-clean:  ## remove the virtualenv and caches (never touches logs/ — your runs)
+clean:  ## remove the virtualenv and caches (never touches logs/: your runs; rm -rf logs/demo to redo the demo)
 	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -116,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = make_curves(args.sweep_dir, args.out or args.sweep_dir, args.x, args.y, args.epochs, args.wandb)
     except (FileNotFoundError, KeyError) as error:
-        log.error("error: %s", error.args[0] if error.args else error)
+        print(f"tradeoffs-curve: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
-    log.info("%s\njobs: %s", "\n".join(str(p) for p in [result["table"], *result["figures"]]), result["summary"])
+    print("\n".join(str(p) for p in [result["table"], *result["figures"]]))
+    print(f"jobs: {result['summary']}")
     return 0
 
 

@@ -37,3 +37,18 @@ class GlobalCritic(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.score(self.features(x).mean(dim=(2, 3)))
+
+
+class MLPCritic(nn.Module):
+    """One score per image from the flattened image (tiny images, e.g. the Gaussian oracle). Output (B, 1)."""
+
+    def __init__(self, in_channels: int, image_size: int, hidden: int = 256, layers: int = 3) -> None:
+        super().__init__()
+        blocks, width = [], in_channels * image_size**2
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.net = nn.Sequential(nn.Flatten(), *blocks, nn.Linear(width, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

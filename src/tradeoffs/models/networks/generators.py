@@ -54,3 +54,39 @@ class ResidualGenerator(nn.Module):
             inputs = torch.cat([lifted, z], dim=1)
         features = self.head(inputs)
         return lifted[:, : self.out_channels] + self.tail(features + self.body(features))
+
+
+class MLPGenerator(nn.Module):
+    """For tiny images (e.g. the Gaussian oracle): x̂ = A·lift(y) + b + MLP(lift(y), z) on flattened images.
+
+    The linear path represents any affine estimator exactly (the Wiener filter is one), so λ = 0 can reach the MMSE.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        image_size: int,
+        hidden: int = 256,
+        layers: int = 2,
+        noise_channels: int = 0,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.noise_channels = in_channels, out_channels, noise_channels
+        self.shape = (out_channels, image_size, image_size)
+        d_in, d_out = (in_channels + noise_channels) * image_size**2, out_channels * image_size**2
+        self.linear = nn.Linear(d_in, d_out)
+        blocks, width = [], d_in
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.mlp = nn.Sequential(*blocks, nn.Linear(width, d_out))
+
+    @property
+    def stochastic(self) -> bool:
+        return self.noise_channels > 0
+
+    def forward(self, lifted: Tensor, z: Tensor | None = None) -> Tensor:
+        inputs = lifted if not self.stochastic else torch.cat([lifted, z], dim=1)
+        flat = inputs.flatten(1)
+        return (self.linear(flat) + self.mlp(flat)).view(-1, *self.shape)

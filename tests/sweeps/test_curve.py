@@ -1,0 +1,124 @@
+"""The curve tool on synthetic sweep directories."""
+
+import csv
+import json
+import math
+
+import pytest
+import yaml
+
+from tradeoffs.curve import main, make_curves
+from tradeoffs.curves.table import pareto_front
+from tradeoffs.curves.theory_overlay import overlay_for
+
+
+def test_pareto_front():
+    xs = [1.0, 2.0, 3.0, 2.5, 1.0, math.nan]
+    ys = [3.0, 2.0, 1.0, 2.5, 4.0, 0.0]
+    # (2.5, 2.5) is dominated by (2, 2); (1, 4) by (1, 3); NaN is never admissible
+    assert pareto_front(xs, ys) == [True, True, True, False, False, False]
+    assert pareto_front([1.0, 1.0], [1.0, 1.0]) == [True, True]  # equal points do not dominate each other
+
+
+def make_job(sweep, name, overrides, metrics=None, failure=None, config=None):
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if config is not None:
+        (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if metrics is not None:
+        lam = float(overrides[0].split("=")[1])
+        (job / "results.json").write_text(json.dumps({"adv_weight": lam, "metrics": metrics}))
+    if failure is not None:
+        (job / "failures.jsonl").write_text(json.dumps({"type": "ValueError", "message": failure}) + "\n")
+
+
+def metrics(fd, mse, renyi, pooled):
+    return {
+        "val/perception/fd": fd,
+        "val/distortion/mse": mse,
+        "val/perception/renyi": renyi,
+        "val/uncertainty/pooled": pooled,
+        "val/uncertainty/mse": mse * 1.01,
+    }
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "hydra": {
+                    "sweeper": {"params": {"model.adv_weight": "0,0.01,0.1,1,10"}},
+                    "overrides": {"task": ["experiment=smoke"]},
+                }
+            }
+        )
+    )
+    make_job(sweep, "a", ["model.adv_weight=0", "experiment=smoke"], metrics(0.9, 0.010, 5.0, 0.004))
+    make_job(sweep, "b", ["model.adv_weight=0.01", "experiment=smoke"], metrics(0.5, 0.012, 3.0, 0.005))
+    make_job(sweep, "c", ["model.adv_weight=0.1", "experiment=smoke"], metrics(0.6, 0.013, 2.0, 0.006))  # dominated
+    make_job(sweep, "d", ["model.adv_weight=1", "experiment=smoke"], failure="boom")
+    return sweep
+
+
+def test_curves_from_a_sweep(sweep, tmp_path):
+    out = tmp_path / "curves"
+    result = make_curves(sweep, out, "val/perception/fd", "val/distortion/mse", wandb_mode="disabled")
+    with open(out / "tradeoff.csv", newline="") as f:
+        rows = {r["job"]: r for r in csv.DictReader(f)}
+    statuses = {name: r["status"] for name, r in rows.items()}
+    assert statuses == {
+        "a": "finished",
+        "b": "finished",
+        "c": "finished",
+        "d": "failed",
+        "model.adv_weight=10,experiment=smoke": "missing",
+    }
+    admissible = {n for n, r in rows.items() if r.get("admissible_perception_distortion") == "True"}
+    assert admissible == {"a", "b"}
+    assert rows["d"]["error"] == "ValueError: boom"
+    assert float(rows["b"]["val/perception/w2"]) == pytest.approx(math.sqrt(0.5))
+    for plane in ("perception_distortion", "uncertainty_perception", "uncertainty_distortion"):
+        assert (out / f"{plane}.png").stat().st_size > 0 and (out / f"{plane}.svg").is_file()
+    assert "3 finished, 0 unfinished, 1 failed, 1 missing" in result["summary"]
+    assert "failed:     d: ValueError: boom" in result["summary"]
+
+
+def test_a_missing_key_names_the_logged_ones(sweep, capsys):
+    assert main([str(sweep), "--x", "val/perception/lpips", "--wandb", "disabled"]) == 2
+    err = capsys.readouterr()
+    assert "no finished job logged 'val/perception/lpips'; logged keys: val/distortion/mse" in err.err + err.out
+    assert main([str(sweep / "nope"), "--wandb", "disabled"]) == 2
+
+
+def test_gaussian_sweeps_get_the_theory(tmp_path):
+    config = {
+        "seed": 0,
+        "data": {
+            "source": {
+                "_target_": "tradeoffs.data.gaussian.GaussianImages",
+                "crop_size": 2,
+                "channels": 1,
+                "std": 1.0,
+                "mean": 0.0,
+                "correlation_length": 0.0,
+            }
+        },
+        "degradation": {"_target_": "tradeoffs.data.degradations.GaussianNoise", "sigma": 1.0},
+    }
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    make_job(sweep, "a", ["model.adv_weight=0"], metrics(0.0, 0.5, 0.0, 0.5), config=config)
+    overlay = overlay_for(sweep / "a")
+    # four independent copies of O1 (σ² = 1): D* = 0.5 per pixel, P* = 2(1 − 1/√2) over d = 4, N(X|Y) = 0.5
+    assert overlay.mmse == pytest.approx(0.5) and overlay.theory.inherent_uncertainty == pytest.approx(0.5)
+    assert overlay.distortion(0.0) == pytest.approx(2 - math.sqrt(2))
+    p_star = overlay.theory.perfect_perception_distance
+    assert overlay.excess_over_bound(p_star, 0.5) == pytest.approx(0.0, abs=1e-9)
+    assert overlay.excess_over_bound(0.0, 2 - math.sqrt(2)) == pytest.approx(0.0, abs=1e-9)
+    # the job sits at P = 0 with the MMSE: below the bound D(0) by a whole bound height
+    result = make_curves(sweep, sweep, "val/perception/w2", "val/distortion/mse", wandb_mode="disabled")
+    assert result["rows"][0]["excess_over_bound"] == pytest.approx(-1.0)

@@ -1,0 +1,65 @@
+"""The device lease with fake device ids, across real processes."""
+
+import multiprocessing as mp
+import time
+
+import pytest
+
+from tradeoffs.sweeps.lease import DeviceLease, device_assignment
+
+
+def hold(lock_dir: str, slots: list[int], seconds: float, queue) -> None:
+    with DeviceLease(slots, lock_dir, poll_seconds=0.02) as slot:
+        queue.put(("got", slot, time.monotonic()))
+        time.sleep(seconds)
+        queue.put(("released", slot, time.monotonic()))
+
+
+def run_jobs(lock_dir, slots, n, seconds=0.3):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    jobs = [ctx.Process(target=hold, args=(str(lock_dir), slots, seconds, queue)) for _ in range(n)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    return [queue.get(timeout=5) for _ in range(2 * n)]
+
+
+def test_concurrent_jobs_get_distinct_devices(tmp_path):
+    events = run_jobs(tmp_path, [3, 7], n=2)
+    got = sorted(slot for kind, slot, _ in events if kind == "got")
+    assert got == [3, 7]
+
+
+def test_a_job_waits_until_a_device_is_released(tmp_path):
+    events = sorted(run_jobs(tmp_path, [5], n=2), key=lambda e: e[2])
+    kinds = [kind for kind, _, _ in events]
+    assert kinds == ["got", "released", "got", "released"]  # never two holders of device 5 at once
+
+
+def test_the_lease_is_released_on_failure(tmp_path):
+    with pytest.raises(RuntimeError):
+        with DeviceLease([0], tmp_path):
+            raise RuntimeError("training crashed")
+    with DeviceLease([0], tmp_path) as slot:  # free again at once
+        assert slot == 0
+
+
+def test_a_crashed_process_never_blocks_a_device(tmp_path):
+    ctx = mp.get_context("spawn")
+    job = ctx.Process(target=hold, args=(str(tmp_path), [0], 30.0, ctx.Queue()))
+    job.start()
+    time.sleep(2.0)
+    job.kill()
+    job.join()
+    lease = DeviceLease([0], tmp_path)
+    assert lease.try_acquire() == 0  # the kernel dropped the dead process's lock
+
+
+def test_cpu_slots_split_the_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    with device_assignment(0, 4, tmp_path) as first, device_assignment(0, 4, tmp_path) as second:
+        assert first.gpu is None and first.cpu_threads == second.cpu_threads == 2
+    with device_assignment(2, 2, tmp_path) as gpu:
+        assert gpu.gpu == 0 and gpu.cpu_threads is None

@@ -1,0 +1,72 @@
+"""A real 3-job multirun of experiment=smoke: one job fails without stopping the others; the sweep resumes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tradeoffs.sweeps.collect import collect
+
+pytestmark = pytest.mark.slow
+
+
+def sweep(sweep_dir, *extra):
+    cmd = [
+        sys.executable,
+        "-m",
+        "tradeoffs.train",
+        "-m",
+        "experiment=smoke",
+        "sweep=adv_weight",
+        "model.adv_weight=0,0.01,-1",
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={sweep_dir}",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    done = sweep(sweep_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = {j.overrides[0]: j for j in collect(sweep_dir)}
+    assert {k: j.status for k, j in jobs.items()} == {
+        "model.adv_weight=0": "finished",
+        "model.adv_weight=0.01": "finished",
+        "model.adv_weight=-1": "failed",
+    }
+    assert "model.adv_weight must be >= 0, got -1" in jobs["model.adv_weight=-1"].error
+    assert jobs["model.adv_weight=0.01"].directory.name == "model.adv_weight=0.01,trainer.max_epochs=1"  # overrides
+    assert jobs["model.adv_weight=0"].results["adv_weight"] == 0.0
+
+    # interrupt: one job lost its results (as if killed after its last checkpoint); relaunch the same sweep
+    finished = jobs["model.adv_weight=0"].directory / "results.json"
+    kept = jobs["model.adv_weight=0.01"].directory / "results.json"
+    finished.unlink()
+    before = kept.stat().st_mtime_ns
+    done = sweep(sweep_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kept.stat().st_mtime_ns == before  # the finished job was skipped
+    assert "finished already (results.json): skipped" in done.stdout + done.stderr
+    assert finished.is_file()  # the interrupted one resumed from its last.ckpt and finished
+    failures = (jobs["model.adv_weight=-1"].directory / "failures.jsonl").read_text().strip().splitlines()
+    assert len(failures) == 2  # the failed job was rerun, and failed again, on record
+
+    curve = subprocess.run(
+        [sys.executable, "-m", "tradeoffs.curve", str(sweep_dir), "--epochs"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert curve.returncode == 0, curve.stdout + curve.stderr
+    assert "2 finished, 0 unfinished, 1 failed" in curve.stdout
+    for name in (
+        "tradeoff.csv",
+        "tradeoff_epochs.csv",
+        "perception_distortion.png",
+        "uncertainty_perception.svg",
+        "uncertainty_distortion.png",
+    ):
+        assert (sweep_dir / name).is_file(), name
+    assert list((sweep_dir / "wandb").glob("offline-run-*"))  # the summary W&B run
