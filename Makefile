@@ -22,9 +22,11 @@ venv: $(STAMP)  ## create/refresh the virtualenv (.venv) from pyproject.toml + c
 DEMO_DIR ?= logs/demo
 
 demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + tradeoff curves (CPU, < 10 minutes)
-	$(BIN)/python -m tradeoffs.train -m experiment=demo sweep=demo hydra/launcher=devices hydra.sweep.dir=$(DEMO_DIR)
-	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)
-	@echo "curves: $(DEMO_DIR)/perception_distortion.png (and .svg), uncertainty_*.png, table: $(DEMO_DIR)/tradeoff.csv"
+	$(BIN)/python -m tradeoffs.train experiment=demo model.adv_weight=0 ckpt_path=auto hydra.run.dir=$(DEMO_DIR)/base
+	$(BIN)/python -m tradeoffs.train -m experiment=demo sweep=demo hydra/launcher=devices \
+		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep
+	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep
+	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
 	$(BIN)/python -m tradeoffs.train $(ARGS)

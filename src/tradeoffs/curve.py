@@ -7,10 +7,12 @@ logs a summary W&B run (offline unless --wandb online).
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
 import wandb
+from scipy.stats import spearmanr
 
 from tradeoffs.curves.plot import Plane, finite_points, plot_plane
 from tradeoffs.curves.table import W2, check_keys, job_rows, pareto_front, write_csv
@@ -43,9 +45,21 @@ def planes(x: str, y: str, overlay: Overlay | None) -> list[Plane]:
     return [pd, up, ud]
 
 
-def summarize(jobs: list[Job]) -> str:
+def rank_correlations(rows: list[dict], keys: list[str]) -> dict[str, float]:
+    """Spearman ρ between λ and each key over the finished jobs (how monotone the sweep walks along an axis)."""
+    finished = [r for r in rows if r["status"] == "finished"]
+    out = {}
+    for key in keys:
+        pairs = [(r["adv_weight"], r[key]) for r in finished if key in r and not math.isnan(r[key])]
+        if len(pairs) >= 3:
+            out[key] = float(spearmanr(*zip(*pairs, strict=True)).statistic)
+    return out
+
+
+def summarize(jobs: list[Job], correlations: dict[str, float]) -> str:
     counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "unfinished", "failed", "missing")}
     lines = [", ".join(f"{n} {s}" for s, n in counts.items())]
+    lines += [f"  Spearman ρ(λ, {key}) = {rho:+.2f}" for key, rho in correlations.items()]
     lines += [f"  failed:     {j.name}: {j.error}" for j in jobs if j.status == "failed"]
     lines += [f"  unfinished: {j.name}" for j in jobs if j.status == "unfinished"]
     lines += [f"  missing:    {' '.join(j.overrides)}" for j in jobs if j.status == "missing"]
@@ -81,7 +95,14 @@ def make_curves(
             out_dir / "tradeoff_epochs.csv",
         )
     log_summary_run(sweep_dir, out_dir, rows, figures, wandb_mode)
-    return {"rows": rows, "table": table, "figures": figures, "summary": summarize(jobs)}
+    correlations = rank_correlations(rows, list(dict.fromkeys([x, y, RENYI, POOLED])))
+    return {
+        "rows": rows,
+        "table": table,
+        "figures": figures,
+        "correlations": correlations,
+        "summary": summarize(jobs, correlations),
+    }
 
 
 def log_summary_run(sweep_dir: Path, out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:

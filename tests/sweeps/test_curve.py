@@ -85,6 +85,10 @@ def test_curves_from_a_sweep(sweep, tmp_path):
         assert (out / f"{plane}.png").stat().st_size > 0 and (out / f"{plane}.svg").is_file()
     assert "3 finished, 0 unfinished, 1 failed, 1 missing" in result["summary"]
     assert "failed:     d: ValueError: boom" in result["summary"]
+    # λ = 0, 0.01, 0.1 against fd 0.9, 0.5, 0.6 and mse 0.010, 0.012, 0.013
+    assert result["correlations"]["val/perception/fd"] == pytest.approx(-0.5)
+    assert result["correlations"]["val/distortion/mse"] == pytest.approx(1.0)
+    assert "Spearman ρ(λ, val/distortion/mse) = +1.00" in result["summary"]
 
 
 def test_a_missing_key_names_the_logged_ones(sweep, capsys):
