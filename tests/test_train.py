@@ -83,6 +83,14 @@ def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog):
     assert epochs == ["0", "1", "2"]
 
 
+def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_is_older(train_config):
+    """Regression: Lightning 2.6's save_last froze last.ckpt at the last top-k save."""
+    results = train(train_config("trainer.max_epochs=3", "callbacks.best_checkpoint.mode=min"))
+    last = torch.load(results["checkpoint"], weights_only=False)
+    assert last["epoch"] == 2 and last["global_step"] == results["global_step"]
+    assert results["best_checkpoint"].endswith("best-epoch000.ckpt")  # psnr rises, so "min" keeps epoch 0
+
+
 def test_fresh_run_never_overwrites_checkpoints(train_config):
     train(train_config("trainer.max_epochs=1"))
     with pytest.raises(ConfigError, match="already holds checkpoints/last.ckpt: pass ckpt_path=last"):
