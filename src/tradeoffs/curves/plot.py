@@ -65,6 +65,9 @@ def plot_plane(
         ax.plot(span, curve(span), color="k", lw=1.2, label=label, zorder=2)
     for (label, level), style in zip(plane.levels, ("-.", ":", "--"), strict=False):
         ax.axhline(level, color="0.4", ls=style, lw=1, label=label)
+    floors = [r[f"{plane.x}_floor"] for r in points if not math.isnan(r.get(f"{plane.x}_floor", math.nan))]
+    if floors:
+        ax.axvline(float(np.median(floors)), color="tab:green", ls=":", lw=1.2, label="real-vs-real floor")
     if plane.diagonal:
         top = max(xs.max(initial=0), ys.max(initial=0)) * 1.05
         ax.plot([0, top], [0, top], color="0.3", lw=1, label=plane.diagonal)
