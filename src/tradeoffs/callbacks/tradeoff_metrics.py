@@ -26,19 +26,16 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 
-from tradeoffs.data.degradations import GaussianNoise
-from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.errors import ConfigError
 from tradeoffs.images import panel, save_png
 from tradeoffs.metrics.distortion import distortion_metrics
 from tradeoffs.metrics.features import feature_space
-from tradeoffs.metrics.functional import gaussian_entropy_power
 from tradeoffs.metrics.lpips_distance import build_lpips
 from tradeoffs.metrics.perception import GaussianFitDivergences, SampleDivergences
 from tradeoffs.metrics.posthoc_critic import posthoc_critic_w1
 from tradeoffs.metrics.uncertainty import ConditionalSpread, PooledErrorUncertainty, SampleAveraging
-from tradeoffs.theory.gaussian import posterior_covariance
+from tradeoffs.theory.gaussian import denoising_theory
 
 CSV_FILE = "tradeoff_epochs.csv"
 
@@ -249,16 +246,10 @@ class TradeoffMetrics(pl.Callback):
 
 def gaussian_closed_forms(datamodule) -> dict[str, float]:
     """N(X|Y) and the per-pixel MMSE for fixed-σ denoising of the `gaussian` source; {} otherwise."""
-    source, degradation = datamodule.source, datamodule.degradation
-    if not isinstance(source, GaussianImages) or not isinstance(degradation, GaussianNoise):
+    theory = denoising_theory(datamodule.source, datamodule.degradation)
+    if theory is None:
         return {}
-    if degradation.low != degradation.high:
-        return {}
-    post = posterior_covariance(source.covariance, degradation.low**2)
-    return {
-        "val/uncertainty/inherent": float(gaussian_entropy_power(post)),
-        "val/distortion/mmse": float(post.trace() / post.shape[0]),
-    }
+    return {"val/uncertainty/inherent": theory.inherent_uncertainty, "val/distortion/mmse": theory.mmse / theory.dim}
 
 
 def append_row(path: Path, row: dict) -> None:

@@ -7,9 +7,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tradeoffs.data.degradations import GaussianNoise
-from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.theory.gaussian import GaussianDenoisingTheory
+from tradeoffs.theory.gaussian import GaussianDenoisingTheory, denoising_theory
 from tradeoffs.theory.tradeoff import distortion_perception, uncertainty_perception
 
 
@@ -44,9 +42,5 @@ def overlay_for(job_dir: Path | None) -> Overlay | None:
     cfg = OmegaConf.load(config_file)
     if not str(cfg.data.source.get("_target_", "")).endswith("GaussianImages"):
         return None
-    source, degradation = instantiate(cfg.data.source), instantiate(cfg.degradation)
-    if not isinstance(source, GaussianImages) or not isinstance(degradation, GaussianNoise):
-        return None
-    if degradation.low != degradation.high:
-        return None
-    return Overlay(GaussianDenoisingTheory.from_prior(source.covariance, degradation.low**2))
+    theory = denoising_theory(instantiate(cfg.data.source), instantiate(cfg.degradation))
+    return None if theory is None else Overlay(theory)

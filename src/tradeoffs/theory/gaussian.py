@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from tradeoffs.data.degradations import Degradation, GaussianNoise
+from tradeoffs.data.gaussian import GaussianImages
+from tradeoffs.data.sources import ImageSource
 from tradeoffs.metrics.functional import frechet_distance, gaussian_entropy_power
 
 
@@ -42,3 +45,12 @@ class GaussianDenoisingTheory:
         zero = torch.zeros(cov.shape[0], dtype=torch.float64)
         p_star = frechet_distance(zero, cov, zero, cov - post).clamp_min(0).sqrt()
         return cls(cov.shape[0], float(post.trace()), float(p_star), float(gaussian_entropy_power(post)))
+
+
+def denoising_theory(source: ImageSource, degradation: Degradation) -> GaussianDenoisingTheory | None:
+    """The closed forms when the data is the `gaussian` source under fixed-σ denoising; None otherwise."""
+    if not isinstance(source, GaussianImages) or not isinstance(degradation, GaussianNoise):
+        return None
+    if degradation.low != degradation.high:
+        return None
+    return GaussianDenoisingTheory.from_prior(source.covariance, degradation.low**2)
