@@ -29,13 +29,15 @@ def as_float(value) -> float:
 
 
 def job_rows(jobs: list[Job]) -> list[dict]:
-    """Rows with `job`, `status`, `adv_weight`, `error` and the metrics; W2 = sqrt(Fréchet distance) is added."""
+    """Rows with `job`, `status`, `adv_weight`, `error` and the metrics; W2 = sqrt(Fréchet distance) and its floor
+    are added."""
     rows = []
     for job in jobs:
         row = {"job": job.name, "status": job.status, "adv_weight": job.results.get("adv_weight", math.nan)}
         row |= {k: as_float(v) for k, v in job.metrics.items()}
-        if "val/perception/fd" in row:
-            row[W2] = math.sqrt(max(row["val/perception/fd"], 0.0))
+        for suffix in ("", "_floor"):  # W2 = sqrt(Fréchet distance), and its real-vs-real floor
+            if f"val/perception/fd{suffix}" in row:
+                row[f"{W2}{suffix}"] = math.sqrt(max(row[f"val/perception/fd{suffix}"], 0.0))
         row["error"] = job.error or ""
         rows.append(row)
     return rows
