@@ -40,7 +40,10 @@ class DeviceLease:
             except BlockingIOError:
                 handle.close()
                 continue
-            handle.seek(0), handle.truncate(), handle.write(f"pid {os.getpid()}\n"), handle.flush()
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")  # who holds the device, for a person looking at the lock files
+            handle.flush()
             self.handle, self.slot = handle, slot
             return slot
         return None
