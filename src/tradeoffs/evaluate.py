@@ -14,23 +14,12 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, instantiate
-from tradeoffs.callbacks.run_metadata import CONFIG_KEY
+from tradeoffs.callbacks.run_metadata import stored_config
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.runs import load_checkpoint, scalar_metrics, write_json
 
 log = logging.getLogger(__name__)
-
-
-def training_config(checkpoint: dict, ckpt_path: Path, overrides: list[str]) -> DictConfig:
-    """The config stored in the checkpoint (else RUN/.hydra/config.yaml beside RUN/checkpoints/), plus overrides."""
-    config = checkpoint.get(CONFIG_KEY)
-    if config is None:
-        config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
-        if not config_file.is_file():
-            raise ConfigError(f"ckpt_path={ckpt_path}: holds no training config and {config_file} is missing")
-        config = OmegaConf.load(config_file)
-    return OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides)))
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -40,7 +29,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
     checkpoint = load_checkpoint(ckpt_path)
-    train_cfg = training_config(checkpoint, ckpt_path, cfg.overrides)
+    train_cfg = OmegaConf.merge(stored_config(checkpoint, ckpt_path), OmegaConf.from_dotlist(list(cfg.overrides)))
     train_cfg.paths = cfg.paths
     pl.seed_everything(train_cfg.seed, workers=True)
     datamodule = build_datamodule(train_cfg)

@@ -8,10 +8,10 @@ import hydra
 import pytorch_lightning as pl
 import wandb
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer
-from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, run_id_for
+from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
 from tradeoffs.errors import ConfigError, EstimatorInputError, NonFiniteLossError
 from tradeoffs.runs import (
     LAST_CHECKPOINT,
@@ -27,11 +27,6 @@ from tradeoffs.runs import (
 from tradeoffs.sweeps.lease import in_multirun, leased_devices
 
 log = logging.getLogger(__name__)
-
-
-def training_config(cfg: DictConfig) -> dict:
-    """The config without Hydra's own node, unresolved (paths re-resolve wherever it is used again)."""
-    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"}
 
 
 def train(cfg: DictConfig) -> dict:
@@ -56,13 +51,13 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
     run_id = run_id_for(output_dir, checkpoint)
     if checkpoint is not None and CONFIG_KEY in checkpoint:
         changes = [
-            c for c in config_changes(checkpoint[CONFIG_KEY], training_config(cfg)) if not c.startswith("ckpt_path")
+            c for c in config_changes(checkpoint[CONFIG_KEY], config_to_store(cfg)) if not c.startswith("ckpt_path")
         ]
         if changes:
             log.warning("resuming %s with a changed config: %s", ckpt_path, "; ".join(changes))
     succeeded = False
     try:
-        trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, training_config(cfg))])
+        trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         results = {
             "metrics": scalar_metrics(trainer.callback_metrics),

@@ -123,7 +123,7 @@ def test_gaussian_source_logs_the_closed_forms(train_config):
         (["metrics.patch_size=32"], "metrics.patch_size=32 is larger than the 24x24 validation images"),
         (
             ["metrics.patch_size=12", "metrics.num_images=2", "metrics.num_samples=1"],
-            r"d = C·p² = 144 needs more than 144 error patches; .* = 2·1·4 = 8",
+            r"d = C·p·p = 144 needs more than 144 error patches .* got 8: .* \(2 images × 1 samples × 4 patches\)",
         ),
         (["metrics.features=clip"], "metrics.features must be patches, random_conv or inception"),
     ],

@@ -5,10 +5,28 @@ import uuid
 from pathlib import Path
 
 import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from tradeoffs.errors import ConfigError
 
 RUN_ID_FILE = "wandb_run_id"
 RUN_ID_KEY = "wandb_run_id"
 CONFIG_KEY = "tradeoffs_config"
+
+
+def config_to_store(cfg: DictConfig) -> dict:
+    """The run's config without Hydra's own node, unresolved (paths re-resolve wherever it is used again)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"}
+
+
+def stored_config(checkpoint: dict, ckpt_path: Path) -> DictConfig:
+    """The training config a checkpoint carries (else RUN/.hydra/config.yaml beside RUN/checkpoints/)."""
+    if CONFIG_KEY in checkpoint:
+        return OmegaConf.create(checkpoint[CONFIG_KEY])
+    config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
+    if not config_file.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: holds no training config and {config_file} is missing")
+    return OmegaConf.load(config_file)
 
 
 def run_id_for(output_dir: str | Path, checkpoint: dict | None) -> str:
@@ -26,8 +44,8 @@ def run_id_for(output_dir: str | Path, checkpoint: dict | None) -> str:
 class RunMetadata(pl.Callback):
     """Adds the run id and the (unresolved) training config to every checkpoint."""
 
-    def __init__(self, run_id: str, config: dict) -> None:
-        self.run_id, self.config = run_id, config
+    def __init__(self, run_id: str, cfg: DictConfig) -> None:
+        self.run_id, self.config = run_id, config_to_store(cfg)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         checkpoint[RUN_ID_KEY] = self.run_id

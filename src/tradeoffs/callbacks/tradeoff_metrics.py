@@ -26,11 +26,12 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 
+from tradeoffs.callbacks.panels import panel, save_png
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError
-from tradeoffs.images import panel, save_png
+from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.metrics.distortion import distortion_metrics
 from tradeoffs.metrics.features import feature_space
+from tradeoffs.metrics.functional import check_pooled_sample_size, check_spread_sample_size
 from tradeoffs.metrics.lpips_distance import build_lpips
 from tradeoffs.metrics.perception import GaussianFitDivergences, SampleDivergences
 from tradeoffs.metrics.posthoc_critic import posthoc_critic_w1
@@ -113,19 +114,17 @@ class TradeoffMetrics(pl.Callback):
         if p > min(h, w):
             raise ConfigError(f"metrics.patch_size={p} is larger than the {h}x{w} validation images")
         d, positions = c * p * p, (h // p) * (w // p)
-        if n * k * positions <= d:
-            raise ConfigError(
-                f"the pooled uncertainty bound in dimension d = C·p² = {d} needs more than {d} error patches; "
-                f"metrics.num_images × metrics.num_samples × patches per image = {n}·{k}·{positions} = "
-                f"{n * k * positions}: raise metrics.num_images or lower metrics.patch_size"
-            )
-        self.spread = k >= 2 and positions * (k - 1) >= d
-        if k >= 2 and not self.spread:
-            warnings.warn(
-                f"val/uncertainty/spread skipped: in dimension d = {d} it needs (metrics.num_samples − 1) × patches "
-                f"per image ≥ {d}, got {(k - 1) * positions}; raise metrics.num_samples or lower metrics.patch_size",
-                stacklevel=2,
-            )
+        try:
+            check_pooled_sample_size(n * k * positions, d)
+        except EstimatorInputError as error:
+            raise ConfigError(f"{error} ({n} images × {k} samples × {positions} patches)") from None
+        self.spread = k >= 2
+        if self.spread:
+            try:
+                check_spread_sample_size(positions * (k - 1), d)
+            except EstimatorInputError as error:
+                self.spread = False
+                warnings.warn(f"val/uncertainty/spread skipped: {error}", stacklevel=2)
 
     # --- measurement -------------------------------------------------------------------------------------------
     def build_metrics(self) -> dict:

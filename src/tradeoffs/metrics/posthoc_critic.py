@@ -33,24 +33,21 @@ def posthoc_critic_w1(
         raise EstimatorInputError(
             f"the post-hoc critic needs at least 4 images per set, got {len(real)} and {len(fake)}"
         )
-    with torch.inference_mode(False), torch.enable_grad():  # also inside Lightning's validation loop
-        return _train_and_evaluate(real.clone(), fake.clone(), n, steps, batch_size, lr, gp_weight, width, layers, seed)
-
-
-def _train_and_evaluate(real, fake, n, steps, batch_size, lr, gp_weight, width, layers, seed) -> Tensor:
     split, g = n // 2, generator_for(seed, 0xC7, device=real.device)
     layers = max(1, min(layers, int(math.log2(min(real.shape[-2:])))))
-    with torch.random.fork_rng(devices=[real.device] if real.is_cuda else []):
-        torch.manual_seed(seed)
-        critic = GlobalCritic(real.shape[1], width, layers).to(real.device)
-    optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
-    for _ in range(steps):
-        i = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
-        j = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
-        x, x_hat = real[i], fake[j]
-        loss = critic(x_hat).mean() - critic(x).mean() + gp_weight * gradient_penalty(critic, x, x_hat, None, g)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        return (critic(real[split:n]).mean() - critic(fake[split:n]).mean()).to(torch.float64)
+    with torch.inference_mode(False), torch.enable_grad():  # also inside Lightning's validation loop
+        real, fake = real.clone(), fake.clone()  # plain tensors, not inference tensors
+        with torch.random.fork_rng(devices=[real.device] if real.is_cuda else []):
+            torch.manual_seed(seed)
+            critic = GlobalCritic(real.shape[1], width, layers).to(real.device)
+        optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+        for _ in range(steps):
+            i = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
+            j = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
+            x, x_hat = real[i], fake[j]
+            loss = critic(x_hat).mean() - critic(x).mean() + gp_weight * gradient_penalty(critic, x, x_hat, None, g)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            return (critic(real[split:n]).mean() - critic(fake[split:n]).mean()).to(torch.float64)

@@ -14,6 +14,8 @@ from tradeoffs.metrics.functional.gaussian import (
 from tradeoffs.metrics.functional.samples import kernel_inception_distance, sliced_wasserstein
 from tradeoffs.metrics.functional.uncertainty import (
     check_finite,
+    check_pooled_sample_size,
+    check_spread_sample_size,
     conditional_spread_entropy_power,
     image_patches,
     mse_k_decomposition,
@@ -24,6 +26,8 @@ from tradeoffs.metrics.functional.uncertainty import (
 
 __all__ = [
     "check_finite",
+    "check_pooled_sample_size",
+    "check_spread_sample_size",
     "conditional_spread_entropy_power",
     "feature_sums",
     "frechet_distance",

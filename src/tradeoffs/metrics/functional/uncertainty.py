@@ -27,6 +27,24 @@ def check_finite(name: str, values: Tensor) -> None:
         raise EstimatorInputError(f"{name} hold NaN or infinite values; no metric is computed from them")
 
 
+def check_pooled_sample_size(n: int, d: int) -> None:
+    """U1 needs more error patches than dimensions (and ≥ 50·d for < 1% bias)."""
+    if n <= d:
+        raise EstimatorInputError(
+            f"the pooled uncertainty bound in dimension d = C·p·p = {d} needs more than {d} error patches "
+            f"(≥ {50 * d} for <1% bias), got {n}: use more metrics.num_images or a smaller metrics.patch_size"
+        )
+
+
+def check_spread_sample_size(m: int, d: int) -> None:
+    """U2 needs P·(K − 1) ≥ d centred patches per input."""
+    if m < d:
+        raise EstimatorInputError(
+            f"the conditional spread in dimension d = {d} needs P·(K − 1) ≥ {d} centred patches per input, got {m}: "
+            "raise metrics.num_samples or lower metrics.patch_size"
+        )
+
+
 def pooled_entropy_power_bound(total: Tensor, outer: Tensor, n: int) -> tuple[Tensor, Tensor]:
     """U1 and its trace bound from streamed sums of n error patches in R^d.
 
@@ -35,11 +53,7 @@ def pooled_entropy_power_bound(total: Tensor, outer: Tensor, n: int) -> tuple[Te
     (AM–GM) and which never exceeds the per-pixel MSE of the pooled pixels: U1 ≤ tr(S₀)/d ≤ MSE.
     """
     d = total.shape[0]
-    if n <= d:
-        raise EstimatorInputError(
-            f"the pooled uncertainty bound in dimension d = C·p·p = {d} needs more than {d} error patches "
-            f"(≥ {50 * d} for <1% bias), got {n}: use more metrics.num_images or a smaller metrics.patch_size"
-        )
+    check_pooled_sample_size(n, d)
     _, cov = gaussian_fit(total, outer, n, ddof=1)
     trace_bound = cov.trace() * (n - 1) / n / d
     return torch.minimum(torch.exp(logdet_unbiased(cov, n) / d), trace_bound), trace_bound
@@ -66,11 +80,7 @@ def spread_log_entropy_powers(samples: Tensor, patch_size: int) -> Tensor:
     centred = (samples - samples.mean(dim=1, keepdim=True)).to(torch.float64)
     patches = image_patches(centred.flatten(0, 1), patch_size).view(b, -1, samples.shape[2] * patch_size**2)
     d, m = patches.shape[-1], (patches.shape[1] // k) * (k - 1)
-    if m < d:
-        raise EstimatorInputError(
-            f"the conditional spread in dimension d = {d} needs P·(K − 1) ≥ {d} centred patches per input, got {m}: "
-            "raise metrics.num_samples or lower metrics.patch_size"
-        )
+    check_spread_sample_size(m, d)
     return logdet_unbiased(patches.transpose(1, 2) @ patches / m, m + 1) / d
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from tradeoffs.images import panel, to_uint8
+from tradeoffs.callbacks.panels import panel, to_uint8
 
 
 def test_to_uint8_rounds_and_clips():
