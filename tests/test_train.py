@@ -137,8 +137,8 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
 def test_non_finite_loss_keeps_the_last_good_checkpoint(train_config, monkeypatch):
     original = GANRestorer.generator_loss
 
-    def nan_in_epoch_1(self, fake, x, lifted):
-        loss, parts = original(self, fake, x, lifted)
+    def nan_in_epoch_1(self, fake, task, lifted):
+        loss, parts = original(self, fake, task, lifted)
         return (loss * float("nan") if self.current_epoch == 1 else loss), parts
 
     monkeypatch.setattr(GANRestorer, "generator_loss", nan_in_epoch_1)

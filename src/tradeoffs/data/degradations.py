@@ -53,6 +53,34 @@ class LinearDegradation(Degradation):
         """Shape of the clean images whose measurements have `shape`."""
         return shape
 
+    @property
+    def noise_free(self) -> bool:
+        """True when y = A x exactly (no additive noise), the premise of range–null-space projections."""
+        return True
+
+    def pseudo_inverse(self, v: Tensor, y: Tensor | None = None, iterations: int = 50, tol: float = 1e-6) -> Tensor:
+        """A⁺ v = Aᵀ u with (A Aᵀ) u = v solved per sample by conjugate gradients.
+
+        Exact after one iteration when A Aᵀ is a multiple of the identity on its range (inpainting, area
+        downsampling); a few tens of iterations for bicubic downsampling.
+        """
+
+        def dot(a: Tensor, b: Tensor) -> Tensor:
+            return (a * b).flatten(1).sum(1).view(-1, *[1] * (a.dim() - 1))
+
+        u, r = torch.zeros_like(v), v.clone()
+        p, rr = r.clone(), dot(r, r)
+        scale = rr.clamp_min(torch.finfo(v.dtype).tiny)
+        for _ in range(iterations):
+            ap = self.operator(self.adjoint(p, y), y)
+            alpha = rr / dot(p, ap).clamp_min(torch.finfo(v.dtype).tiny)
+            u, r = u + alpha * p, r - alpha * ap
+            rr_next = dot(r, r)
+            if bool((rr_next <= tol**2 * scale).all()):
+                break
+            p, rr = r + (rr_next / rr.clamp_min(torch.finfo(v.dtype).tiny)) * p, rr_next
+        return self.adjoint(u, y)
+
 
 class GaussianNoise(LinearDegradation):
     """y = x + σ n, n ~ N(0, I). `sigma` is a number, or [low, high] for blind denoising (σ ~ U per image)."""
@@ -75,6 +103,10 @@ class GaussianNoise(LinearDegradation):
 
     def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return x
+
+    @property
+    def noise_free(self) -> bool:
+        return self.high == 0
 
 
 class Downsample(LinearDegradation):
@@ -193,6 +225,10 @@ class Compose(LinearDegradation):
 
     def measurement(self, y: Tensor) -> Tensor:
         return self.steps[-1].measurement(y) if isinstance(self.steps[-1], LinearDegradation) else y
+
+    @property
+    def noise_free(self) -> bool:
+        return self.linear and all(s.noise_free for s in self.steps)
 
     def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         for s in reversed(self.steps):

@@ -1,82 +1,32 @@
-"""GAN restorer: generator loss = distortion + λ·adversarial (λ = `adv_weight`), trained with manual optimization.
-
-λ sets the restorer's place on the perception–distortion tradeoff (Blau & Michaeli: the loss is a Lagrangian of
-min d(p_X, p_X̂) s.t. E Δ ≤ D). λ = 0 is plain distortion training and never calls the critic.
-Under manual optimization Trainer's gradient clipping and scheduler stepping do not apply, so this module clips
-(`grad_clip`, by norm) and steps its schedulers once per epoch itself. Training randomness (generator noise, gradient
-penalty mixing) is seeded by (seed, epoch, batch), so a resumed run repeats an uninterrupted one exactly.
-"""
+"""GAN restorer: generator loss = distortion + λ·adversarial (λ = `adv_weight`); the loop is `AdversarialRestorer`'s."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError, NonFiniteLossError
-from tradeoffs.losses.adversarial import AdversarialLoss, gradient_penalty
-from tradeoffs.models.ema import ema_model
+from tradeoffs.models.adversarial_restorer import AdversarialRestorer
 from tradeoffs.models.networks.generators import ResidualGenerator
-from tradeoffs.models.restorer import Restorer
-
-_TRAIN_STREAM = 0x6E
 
 
-class GANRestorer(Restorer):
-    """`generator` and `critic` are factories (Hydra `_partial_`) completed with the channel counts implied by the
-    data and the degradation: generator in = channels of lift(y), out = data channels; critic in = data channels
-    (+ lift(y) channels when `conditional_critic`)."""
+class GANRestorer(AdversarialRestorer):
+    """`generator` is a factory (Hydra `_partial_`) completed with in = channels of lift(y), out = data channels;
+    the other arguments are `AdversarialRestorer`'s."""
+
+    task_loss_name = "distortion"
 
     def __init__(
         self,
         degradation: Degradation,
         channels: int,
         generator: Callable[..., ResidualGenerator],
-        critic: Callable[..., nn.Module],
-        adversarial: AdversarialLoss,
-        optimizer_g: Callable[..., Optimizer],
-        optimizer_d: Callable[..., Optimizer],
-        adv_weight: float = 0.0,
         distortion_loss: nn.Module | None = None,
-        conditional_critic: bool = True,
-        scheduler_g: Callable[[Optimizer], LRScheduler] | None = None,
-        scheduler_d: Callable[[Optimizer], LRScheduler] | None = None,
-        ema_decay: float | None = 0.999,
-        grad_clip: float | None = None,
-        warm_start: str | None = None,
-        seed: int = 0,
+        **adversarial_training,
     ) -> None:
-        super().__init__(degradation, channels, seed)
-        if adv_weight < 0:
-            raise ConfigError(f"model.adv_weight must be >= 0, got {adv_weight}")
-        if warm_start is not None and not Path(warm_start).is_file():
-            raise ConfigError(f"model.warm_start={warm_start}: no such checkpoint file")
-        if ema_decay is not None and not 0 < ema_decay < 1:
-            raise ConfigError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}")
-        self.automatic_optimization = False
-        lifted = degradation.lifted_channels(channels)
-        self.generator = generator(in_channels=lifted, out_channels=channels)
-        self.critic = critic(in_channels=channels + (lifted if conditional_critic else 0))
-        self.adversarial = adversarial
+        network = generator(in_channels=degradation.lifted_channels(channels), out_channels=channels)
+        super().__init__(degradation, channels, network, **adversarial_training)
         self.distortion_loss = distortion_loss or nn.MSELoss()
-        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
-        self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
-        self.adv_weight, self.conditional_critic = float(adv_weight), conditional_critic
-        self.grad_clip, self.warm_start = grad_clip, warm_start
-        self.ema = ema_model(self.generator, ema_decay) if ema_decay else None
-        self.save_hyperparameters(
-            "adv_weight", "conditional_critic", "ema_decay", "grad_clip", "warm_start", "seed", "channels"
-        )
-
-    # --- the restorer contract ---------------------------------------------------------------------------
-    @property
-    def inference_generator(self) -> ResidualGenerator:
-        """The EMA of the generator when enabled (BasicSR's `net_g_ema`), else the generator itself."""
-        return self.ema.module if self.ema is not None else self.generator
 
     @torch.no_grad()
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
@@ -88,7 +38,6 @@ class GANRestorer(Restorer):
         out = net(lifted, self.noise(lifted, generator))
         return out.view(y.shape[0], num_samples, *out.shape[1:])
 
-    # --- losses ------------------------------------------------------------------------------------------
     def noise(self, lifted: Tensor, generator: torch.Generator | None) -> Tensor | None:
         net = self.generator
         if not net.stochastic:
@@ -96,85 +45,6 @@ class GANRestorer(Restorer):
         shape = (lifted.shape[0], net.noise_channels, *lifted.shape[2:])
         return torch.randn(shape, generator=generator, device=lifted.device, dtype=lifted.dtype)
 
-    def critic_scores(self, images: Tensor, lifted: Tensor) -> Tensor:
-        return self.critic(torch.cat([images, lifted], dim=1) if self.conditional_critic else images)
-
-    def generator_loss(self, fake: Tensor, x: Tensor, lifted: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """distortion(x̂, x) + λ·adversarial(D(x̂)); the critic is not evaluated when λ = 0."""
-        distortion = self.distortion_loss(fake, x)
-        parts = {"distortion": distortion.detach()}
-        if self.adv_weight == 0:
-            return distortion, parts
-        adversarial = self.adversarial.generator_loss(self.critic_scores(fake, lifted))
-        parts["adversarial"] = adversarial.detach()
-        return distortion + self.adv_weight * adversarial, parts
-
-    def critic_loss(
-        self, x: Tensor, fake: Tensor, lifted: Tensor, generator: torch.Generator
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        real_scores, fake_scores = self.critic_scores(x, lifted), self.critic_scores(fake, lifted)
-        loss = self.adversarial.critic_loss(real_scores, fake_scores)
-        parts = {"critic": loss.detach(), "wasserstein": (real_scores.mean() - fake_scores.mean()).detach()}
-        if self.adversarial.gp_weight > 0:
-            condition = lifted if self.conditional_critic else None
-            penalty = gradient_penalty(self.critic, x, fake, condition, generator)
-            loss = loss + self.adversarial.gp_weight * penalty
-            parts["gradient_penalty"] = penalty.detach()
-        return loss, parts
-
-    # --- training ----------------------------------------------------------------------------------------
-    def _step(self, optimizer, loss: Tensor, name: str) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"non-finite {name} loss ({loss.item()}) at epoch {self.current_epoch}, global step "
-                f"{self.global_step}; the last good checkpoint is kept in checkpoints/last.ckpt"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        if self.grad_clip:
-            self.clip_gradients(optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
-        optimizer.step()
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        x, lifted = batch["x"], self.degradation.lift(batch["y"])
-        rng = generator_for(self.seed, _TRAIN_STREAM, self.current_epoch, batch_idx, device=self.device)
-        opt_g, opt_d = self.optimizers()
-        logs: dict[str, Tensor] = {}
-        if self.adv_weight > 0:
-            self.toggle_optimizer(opt_d)
-            for _ in range(self.adversarial.critic_steps):
-                with torch.no_grad():
-                    fake = self.generator(lifted, self.noise(lifted, rng))
-                loss_d, logs = self.critic_loss(x, fake, lifted, rng)
-                self._step(opt_d, loss_d, "critic")
-            self.untoggle_optimizer(opt_d)
-        self.toggle_optimizer(opt_g)
-        loss_g, parts = self.generator_loss(self.generator(lifted, self.noise(lifted, rng)), x, lifted)
-        self._step(opt_g, loss_g, "generator")
-        self.untoggle_optimizer(opt_g)
-        if self.ema is not None:
-            self.ema.update_parameters(self.generator)
-        logs |= parts
-        self.log_dict({f"train/loss/{k}": v for k, v in logs.items()}, prog_bar=False, batch_size=len(x))
-        self.log("train/loss/total", loss_g.detach(), prog_bar=True, batch_size=len(x))
-
-    def on_train_epoch_end(self) -> None:
-        schedulers = self.lr_schedulers()
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
-            scheduler.step()
-
-    def on_fit_start(self) -> None:
-        """Warm start (ESRGAN): copy generator and EMA weights from another run, unless resuming this one."""
-        if self.warm_start is None or self.trainer.ckpt_path is not None:
-            return
-        state = torch.load(self.warm_start, map_location=self.device, weights_only=False)["state_dict"]
-        for prefix, module in (("generator.", self.generator), ("ema.", self.ema)):
-            weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            if module is not None and weights:
-                module.load_state_dict(weights)
-
-    def configure_optimizers(self):
-        opt_g = self.optimizer_g(self.generator.parameters())
-        opt_d = self.optimizer_d(self.critic.parameters())
-        schedulers = [s(o) for s, o in ((self.scheduler_g, opt_g), (self.scheduler_d, opt_d)) if s is not None]
-        return [opt_g, opt_d], schedulers
+    def training_output(self, x: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+        fake = self.generator(lifted, self.noise(lifted, rng))
+        return fake, self.distortion_loss(fake, x)

@@ -54,3 +54,16 @@ def denoising_theory(source: ImageSource, degradation: Degradation) -> GaussianD
     if degradation.low != degradation.high:
         return None
     return GaussianDenoisingTheory.from_prior(source.covariance, degradation.low**2)
+
+
+def linear_gaussian_posterior(
+    prior_mean: Tensor, prior_cov: Tensor, operator: Tensor, noise_var: float, y: Tensor
+) -> tuple[Tensor, Tensor]:
+    """X ~ N(μ, Σ), Y = A X + σN: the posterior N(μ + K(y − Aμ), Σ − KAΣ) with K = ΣAᵀ(AΣAᵀ + σ²I)⁻¹, float64.
+
+    `operator` is the matrix A (m × d), `y` a vector (m,); returns (posterior mean (d,), posterior covariance)."""
+    mean, cov, a = (t.to(torch.float64) for t in (prior_mean, prior_cov, operator))
+    gram = a @ cov @ a.T + noise_var * torch.eye(a.shape[0], dtype=torch.float64)
+    gain = torch.linalg.solve(gram, a @ cov).T  # (Gram⁻¹ A Σ)ᵀ = Σ Aᵀ Gram⁻¹
+    post = cov - gain @ a @ cov
+    return mean + gain @ (y.to(torch.float64) - a @ mean), (post + post.T) / 2

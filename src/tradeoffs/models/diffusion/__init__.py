@@ -1,0 +1,1 @@
+"""Conditional diffusion restorers: noise schedule, prediction parameterisations, samplers, the LightningModule."""
