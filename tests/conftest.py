@@ -33,10 +33,11 @@ QUIET = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false", "++tr
 
 @pytest.fixture
 def train_config(tmp_path):
-    """train_config(*overrides, run="run") -> the smoke experiment's config with extra overrides, quiet."""
+    """train_config(*overrides, run="run", experiment="smoke") -> a smoke experiment's config with extra overrides,
+    quiet."""
 
-    def make(*overrides: str, run: str = "run") -> DictConfig:
-        return compose_config("train", ["experiment=smoke", *QUIET, *overrides], tmp_path / run)
+    def make(*overrides: str, run: str = "run", experiment: str = "smoke") -> DictConfig:
+        return compose_config("train", [f"experiment={experiment}", *QUIET, *overrides], tmp_path / run)
 
     return make
 

@@ -59,11 +59,15 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
     assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.std() > 10  # real content, not a black image
 
 
-def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog):
-    deterministic = ["trainer.deterministic=true", "model.generator.noise_channels=2"]
-    full = train(train_config(*deterministic, "trainer.max_epochs=3", run="full"))
-    train(train_config(*deterministic, "trainer.max_epochs=2", run="split"))
-    cfg = train_config(*deterministic, "trainer.max_epochs=3", "ckpt_path=last", run="split")
+@pytest.mark.parametrize(
+    ("experiment", "stochastic"),
+    [("smoke", ["model.generator.noise_channels=2"]), ("smoke_diffusion", ["model.sampler.eta=0.5"])],
+)
+def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog, experiment, stochastic):
+    deterministic = ["trainer.deterministic=true", *stochastic]
+    full = train(train_config(*deterministic, "trainer.max_epochs=3", run="full", experiment=experiment))
+    train(train_config(*deterministic, "trainer.max_epochs=2", run="split", experiment=experiment))
+    cfg = train_config(*deterministic, "trainer.max_epochs=3", "ckpt_path=last", run="split", experiment=experiment)
     resumed = train(cfg)
     assert "resuming" in caplog.text and "trainer.max_epochs: 2 -> 3" in caplog.text
 

@@ -90,3 +90,33 @@ def test_bad_parameters_name_their_key(make, key):
 def test_downsampling_needs_divisible_size():
     with pytest.raises(ConfigError, match="data.source.crop_size=30x30 is not divisible by degradation.factor=4"):
         Compose([Downsample(4), GaussianNoise(0.1)]).check_image_size(30, 30)
+
+
+@pytest.mark.parametrize("name", ["area", "bicubic", "inpaint", "sr_noise_free"])
+def test_pseudo_inverse_satisfies_penrose_a_pinv_a_equals_a(name):
+    degradation = {
+        "area": Downsample(4, "area"),
+        "bicubic": Downsample(2, "bicubic"),
+        "inpaint": Inpainting("boxes", 0.5),
+        "sr_noise_free": Compose([Downsample(2), GaussianNoise(0.0)]),
+    }[name]
+    g = generator_for(30)
+    x = torch.rand(3, 1, 16, 16, generator=g, dtype=torch.float64)
+    y = degradation(x, g)
+    ax = degradation.operator(x, y)
+    recovered = degradation.operator(degradation.pseudo_inverse(ax, y), y)
+    torch.testing.assert_close(recovered, ax, rtol=1e-5, atol=1e-5)  # CG stops at a relative residual of 1e-6
+    assert degradation.noise_free
+
+
+def test_pseudo_inverse_of_area_downsampling_is_scaled_adjoint():
+    """A = box average over f×f: A Aᵀ = I/f², so A⁺ = f² Aᵀ (nearest upsampling)."""
+    v = torch.rand(2, 3, 4, 4, generator=generator_for(31), dtype=torch.float64)
+    area = Downsample(4, "area")
+    torch.testing.assert_close(area.pseudo_inverse(v), 16 * area.adjoint(v))
+    torch.testing.assert_close(area.pseudo_inverse(v), F.interpolate(v, scale_factor=4, mode="nearest"))
+
+
+def test_noisy_degradations_are_not_noise_free():
+    assert not GaussianNoise(0.1).noise_free and not GaussianNoise([0.0, 0.1]).noise_free
+    assert not Compose([Downsample(2), GaussianNoise(0.05)]).noise_free

@@ -126,3 +126,27 @@ def test_o6_discrete_prior():
     assert risks["random_draw"] == approx(1.6)
     assert risks["map"] == pytest.approx(0.7076968, abs=1e-6)
     assert [discrete_posterior_mean(y) for y in (0.5, 1, 2)] == [approx(v) for v in (0.3384161, 0.6010457, 0.8688389)]
+
+
+def test_linear_gaussian_posterior_reduces_to_denoising_and_matches_o4():
+    """A = I: the posterior covariance is O4's Σ_{x|y}; the mean is the Wiener filter μ + W(y − μ)."""
+    from tradeoffs.theory.gaussian import linear_gaussian_posterior, wiener_filter
+
+    cov = torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=D)
+    mean, y = torch.tensor([0.2, -0.1], dtype=D), torch.tensor([1.0, 0.5], dtype=D)
+    post_mean, post_cov = linear_gaussian_posterior(mean, cov, torch.eye(2, dtype=D), 0.5, y)
+    expected = torch.tensor([[0.2807018, 0.1315789], [0.1315789, 0.1710526]], dtype=D)
+    torch.testing.assert_close(post_cov, expected, atol=2e-7, rtol=0)
+    torch.testing.assert_close(post_mean, mean + wiener_filter(cov, 0.5) @ (y - mean))
+
+
+def test_linear_gaussian_posterior_of_a_partial_observation():
+    """Observing x1 exactly (A = [1, 0], σ² → 0) leaves x2 | x1 ~ N(μ2 + Σ21/Σ11 (x1 − μ1), Σ22 − Σ21²/Σ11)."""
+    from tradeoffs.theory.gaussian import linear_gaussian_posterior
+
+    cov = torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=D)
+    post_mean, post_cov = linear_gaussian_posterior(
+        torch.zeros(2, dtype=D), cov, torch.tensor([[1.0, 0.0]], dtype=D), 1e-12, torch.tensor([2.0], dtype=D)
+    )
+    torch.testing.assert_close(post_mean, torch.tensor([2.0, 1.2], dtype=D), atol=1e-9, rtol=0)
+    assert post_cov[1, 1].item() == pytest.approx(0.5 - 0.36, abs=1e-9) and post_cov[0, 0].item() == pytest.approx(0, abs=1e-9)

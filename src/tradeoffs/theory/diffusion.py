@@ -8,21 +8,50 @@ discretisation error.
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from tradeoffs.models.diffusion.schedule import NoiseSchedule
 
 
+def gaussian_x0_estimate(mean: Tensor, cov: Tensor, x_t: Tensor, alpha_bar: float) -> Tensor:
+    """E[x0 | x_t] for x0 ~ N(mean, cov), float64; x_t (B, d), mean (d,) or one mean per row (B, d)."""
+    eye = torch.eye(cov.shape[0], dtype=torch.float64)
+    gain = alpha_bar**0.5 * torch.linalg.solve(alpha_bar * cov + (1 - alpha_bar) * eye, cov)  # symmetric: = Gᵀ
+    return mean + (x_t - alpha_bar**0.5 * mean) @ gain
+
+
 def gaussian_x0_denoiser(mean: Tensor, cov: Tensor, schedule: NoiseSchedule) -> Callable[[Tensor, Tensor], Tensor]:
-    """x̂0(x_t, t) = E[x0 | x_t] for x0 ~ N(mean, cov) (d-vectors; x_t of shape (B, d) or (B, …) flattening to d)."""
+    """x̂0(x_t, t) = E[x0 | x_t] for x0 ~ N(mean, cov), for a sampler; x_t (B, …) flattening to d, one t per call."""
     mean, cov = mean.to(torch.float64), cov.to(torch.float64)
-    eye = torch.eye(len(mean), dtype=torch.float64)
 
     def predict_x0(x_t: Tensor, t: Tensor) -> Tensor:
         a = float(schedule.alphas_cumprod[int(t[0])])
-        flat = x_t.reshape(len(x_t), -1).to(torch.float64)
-        gain = a**0.5 * torch.linalg.solve(a * cov + (1 - a) * eye, cov)  # symmetric S, so gain = √ᾱ (ᾱS + (1−ᾱ)I)⁻¹S
-        out = mean + (flat - a**0.5 * mean) @ gain
+        out = gaussian_x0_estimate(mean, cov, x_t.reshape(len(x_t), -1).to(torch.float64), a)
         return out.reshape(x_t.shape).to(x_t.dtype)
 
     return predict_x0
+
+
+class GaussianPosteriorDenoiser(nn.Module):
+    """The exact x0-network of a restorer in diffusion units (z = 2x − 1) for Gaussian denoising: prior
+    X ~ N(μ, Σ) in image units, observation y = x + σn passed as the condition; returns E[z0 | z_t, y].
+
+    Plugged into `DiffusionRestorer` (prediction="x0"), `restore` draws from the true posterior p(x | y)."""
+
+    def __init__(self, prior_mean: Tensor, prior_cov: Tensor, noise_var: float, schedule: NoiseSchedule) -> None:
+        super().__init__()
+        mean, cov = prior_mean.to(torch.float64), prior_cov.to(torch.float64)
+        self.wiener = torch.linalg.solve(cov + noise_var * torch.eye(len(mean), dtype=torch.float64), cov).T
+        self.prior_mean, self.schedule = mean, schedule
+        self.post_cov = 4 * (cov - self.wiener @ cov)  # Σ_{x|y} in diffusion units
+
+    def forward(self, z_t: Tensor, t: Tensor, condition: Tensor) -> Tensor:
+        y = condition.reshape(len(condition), -1).to(torch.float64)
+        post_mean = 2 * (self.prior_mean + (y - self.prior_mean) @ self.wiener.T) - 1
+        flat = z_t.reshape(len(z_t), -1).to(torch.float64)
+        out = torch.empty_like(flat)
+        for step in t.unique():
+            rows = t == step
+            a = float(self.schedule.alphas_cumprod[int(step)])
+            out[rows] = gaussian_x0_estimate(post_mean[rows], self.post_cov, flat[rows], a)
+        return out.reshape(z_t.shape).to(z_t.dtype)

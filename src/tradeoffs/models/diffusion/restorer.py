@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-from torch import nn
+from torch import Tensor, nn
 
 from tradeoffs.data.degradations import Degradation, LinearDegradation
 from tradeoffs.errors import ConfigError
@@ -58,7 +57,8 @@ class DiffusionRestorer(AdversarialRestorer):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        self.generator.check_image_size(*self.trainer.datamodule.val_pairs.x.shape[-2:])
+        if hasattr(self.generator, "check_image_size"):  # the UNet needs sizes divisible by its downsampling
+            self.generator.check_image_size(*self.trainer.datamodule.val_pairs.x.shape[-2:])
 
     # --- the restorer contract ---------------------------------------------------------------------------
     @property
@@ -78,7 +78,8 @@ class DiffusionRestorer(AdversarialRestorer):
             return self.schedule.predicted_x0(self.prediction, net(x_t, t, lifted).to(x_t.dtype), x_t, t)
 
         project = self.consistency_projection(y.repeat_interleave(num_samples, dim=0))
-        out = from_diffusion(self.sampler.sample(self.schedule, predict_x0, x_T, generator, self.sampling_steps, project))
+        z0 = self.sampler.sample(self.schedule, predict_x0, x_T, generator, self.sampling_steps, project)
+        out = from_diffusion(z0)
         return out.view(y.shape[0], num_samples, *out.shape[1:])
 
     def consistency_projection(self, y: Tensor) -> Callable[[Tensor], Tensor] | None:

@@ -1,9 +1,10 @@
 """Reverse diffusion x_T ~ N(0, I) → x_0 with diffusers' DDPM or DDIM update, driven by any x̂0(x_t, t).
 
 The network enters only through the one-step estimate x̂0, which is clipped to the data range [−1, 1] (Ho et al.;
-off for unbounded data) and optionally projected (data consistency) before each update; the update itself is diffusers' (`prediction_type="sample"`). DDIM's η ∈ [0, 1] sets
-the stochasticity: σ_t = η·√((1 − ᾱ_prev)/(1 − ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev); η = 0 is deterministic given x_T and
-η = 1 has DDPM's posterior variance.
+off for unbounded data) and optionally projected (data consistency) before each update; the update itself is
+diffusers' (`prediction_type="sample"`). DDIM's η ∈ [0, 1] sets the stochasticity,
+σ_t = η·√((1 − ᾱ_prev)/(1 − ᾱ_t))·√(1 − ᾱ_t/ᾱ_prev): η = 0 is deterministic given x_T, η = 1 has DDPM's posterior
+variance.
 """
 
 from collections.abc import Callable
