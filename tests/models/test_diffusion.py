@@ -60,8 +60,9 @@ def test_noised_matches_diffusers_and_has_the_moments_of_q_xt_given_x0():
     reference = DDPMScheduler(**schedule.scheduler_config).add_noise(x0.float(), noise.float(), t)
     torch.testing.assert_close(schedule.noised(x0, noise, t).float(), reference, rtol=1e-5, atol=1e-5)
     # E x_t = √ᾱ x0 and Var x_t = 1 − ᾱ, over 20000 noise draws at t = 600
-    draws = schedule.noised(x0[:1].expand(20000, -1, -1, -1), torch.randn(20000, 1, 8, 8, generator=g, dtype=D),
-                            torch.full((20000,), 600))
+    draws = schedule.noised(
+        x0[:1].expand(20000, -1, -1, -1), torch.randn(20000, 1, 8, 8, generator=g, dtype=D), torch.full((20000,), 600)
+    )
     a = schedule.alphas_cumprod[600]
     torch.testing.assert_close(draws.mean(0), a.sqrt() * x0[0], atol=4 * (1 / 20000) ** 0.5, rtol=0)
     assert draws.var(0).mean().item() == pytest.approx(1 - a.item(), rel=0.02)
@@ -172,8 +173,9 @@ def test_few_ddim_steps_shrink_the_posterior_spread():
     schedule = NoiseSchedule("cosine", timesteps=1000)
     cov = 0.3 * torch.eye(4, dtype=D)
     x_T = torch.randn(4000, 4, generator=generator_for(10), dtype=D)
-    few = Sampler("ddim", steps=5, clip_x0=False).sample(schedule, gaussian_x0_denoiser(torch.zeros(4, dtype=D), cov,
-                                                                                       schedule), x_T)
+    few = Sampler("ddim", steps=5, clip_x0=False).sample(
+        schedule, gaussian_x0_denoiser(torch.zeros(4, dtype=D), cov, schedule), x_T
+    )
     assert few.var(0).mean().item() < 0.8 * 0.3
 
 
@@ -244,8 +246,15 @@ def test_short_training_lowers_the_diffusion_loss():
     model = tiny_diffusion(adv_weight=0.0)
     x = datamodule().val_pairs.x[:4]
     before = held_out_loss(model, x)
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, limit_val_batches=0, logger=False,
-                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=datamodule())
     after = held_out_loss(model, x)
     assert after < 0.5 * before, (before, after)
@@ -277,9 +286,17 @@ def test_validation_during_fit_uses_val_steps(monkeypatch):
         return original(self, schedule, predict_x0, x_T, generator, steps, project)
 
     monkeypatch.setattr(Sampler, "sample", counting)
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=1,
-                         num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=datamodule())
     assert seen and set(seen) == {2}
     seen.clear()

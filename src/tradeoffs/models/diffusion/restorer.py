@@ -47,9 +47,7 @@ class DiffusionRestorer(AdversarialRestorer):
         super().__init__(degradation, channels, network, **adversarial_training)
         self.schedule, self.sampler, self.prediction = schedule, sampler, check_prediction(prediction)
         sampler.check_steps(schedule.timesteps)
-        if sampler.data_consistency and not (
-            isinstance(degradation, LinearDegradation) and degradation.noise_free
-        ):
+        if sampler.data_consistency and not (isinstance(degradation, LinearDegradation) and degradation.noise_free):
             raise ConfigError(
                 "model.sampler.data_consistency=true needs a noise-free linear degradation (y = A x exactly); "
                 f"{type(degradation).__name__} is not"
