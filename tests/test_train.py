@@ -160,7 +160,7 @@ def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path
     evaluation = evaluate(cfg)
     for key in ("val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"):
         assert evaluation["metrics"][key] == pytest.approx(results["metrics"][key], rel=1e-6)
-    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == evaluation
+    assert json.loads((tmp_path / "eval" / "results.json").read_text()) == evaluation
     test_split = evaluate(
         compose_config(
             "evaluate", [f"ckpt_path={results['checkpoint']}", "split=test", "accelerator=cpu"], tmp_path / "eval_test"

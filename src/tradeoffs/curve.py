@@ -1,8 +1,9 @@
-"""Turn a sweep into tradeoff curves: `python -m tradeoffs.curve SWEEP_DIR [--x KEY --y KEY] [--epochs]`.
+"""Turn sweeps into tradeoff curves: `python -m tradeoffs.curve SWEEP_DIR [MORE_SWEEP_DIRS ...] [--x KEY --y KEY]`.
 
-Writes, into SWEEP_DIR (or --out): tradeoff.csv (one row per job, with status and Pareto flags), and PNG + SVG of the
-perception–distortion, uncertainty–perception and uncertainty–distortion planes; lists missing and failed jobs;
-logs a summary W&B run (offline unless --wandb online).
+Writes, into the first SWEEP_DIR (or --out): tradeoff.csv (one row per job, with its sweep, status and Pareto flags
+over all sweeps together), and PNG + SVG of the perception–distortion, uncertainty–perception and
+uncertainty–distortion planes, one marker per sweep (e.g. a λ sweep beside an η sweep of evaluate); lists missing
+and failed jobs; logs a summary W&B run (offline unless --wandb online).
 """
 
 import argparse
@@ -15,7 +16,7 @@ import wandb
 from scipy.stats import spearmanr
 
 from tradeoffs.curves.plot import Plane, finite_points, plot_plane
-from tradeoffs.curves.table import W2, check_keys, job_rows, pareto_front, write_csv
+from tradeoffs.curves.table import SYMBOLS, W2, check_keys, job_rows, pareto_front, write_csv
 from tradeoffs.curves.theory_overlay import Overlay, overlay_for
 from tradeoffs.sweeps.collect import Job, collect
 
@@ -45,21 +46,25 @@ def planes(x: str, y: str, overlay: Overlay | None) -> list[Plane]:
     return [pd, up, ud]
 
 
-def rank_correlations(rows: list[dict], keys: list[str]) -> dict[str, float]:
-    """Spearman ρ between λ and each key over the finished jobs (how monotone the sweep walks along an axis)."""
-    finished = [r for r in rows if r["status"] == "finished"]
-    out = {}
-    for key in keys:
-        pairs = [(r["adv_weight"], r[key]) for r in finished if key in r and not math.isnan(r[key])]
-        if len(pairs) >= 3:
-            out[key] = float(spearmanr(*zip(*pairs, strict=True)).statistic)
+def rank_correlations(rows: list[dict], keys: list[str]) -> dict[str, dict[str, float]]:
+    """Per sweep, Spearman ρ between its swept value (λ, η, steps, …) and each key over the finished jobs: how
+    monotone the sweep walks along an axis."""
+    out: dict[str, dict[str, float]] = {}
+    for sweep in dict.fromkeys(r["sweep"] for r in rows):
+        finished = [r for r in rows if r["sweep"] == sweep and r["status"] == "finished" and not math.isnan(r["swept"])]
+        for key in keys:
+            pairs = [(r["swept"], r[key]) for r in finished if key in r and not math.isnan(r[key])]
+            if len(pairs) >= 3:
+                out.setdefault(sweep, {})[key] = float(spearmanr(*zip(*pairs, strict=True)).statistic)
     return out
 
 
-def summarize(jobs: list[Job], correlations: dict[str, float]) -> str:
+def summarize(jobs: list[Job], rows: list[dict], correlations: dict[str, dict[str, float]]) -> str:
     counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "unfinished", "failed", "missing")}
     lines = [", ".join(f"{n} {s}" for s, n in counts.items())]
-    lines += [f"  Spearman ρ(λ, {key}) = {rho:+.2f}" for key, rho in correlations.items()]
+    swept = {r["sweep"]: SYMBOLS.get(r["swept_key"], r["swept_key"]) for r in rows}
+    for sweep, values in correlations.items():
+        lines += [f"  {sweep}: Spearman ρ({swept[sweep]}, {key}) = {rho:+.2f}" for key, rho in values.items()]
     lines += [f"  failed:     {j.name}: {j.error}" for j in jobs if j.status == "failed"]
     lines += [f"  unfinished: {j.name}" for j in jobs if j.status == "unfinished"]
     lines += [f"  missing:    {' '.join(j.overrides)}" for j in jobs if j.status == "missing"]
@@ -67,10 +72,14 @@ def summarize(jobs: list[Job], correlations: dict[str, float]) -> str:
 
 
 def make_curves(
-    sweep_dir: Path, out_dir: Path, x: str, y: str, epochs: bool = False, wandb_mode: str = "offline"
+    sweep_dirs: Path | list[Path], out_dir: Path, x: str, y: str, epochs: bool = False, wandb_mode: str = "offline"
 ) -> dict:
-    jobs = collect(sweep_dir)
-    rows = job_rows(jobs)
+    sweep_dirs = [Path(sweep_dirs)] if isinstance(sweep_dirs, str | Path) else [Path(d) for d in sweep_dirs]
+    jobs, rows = [], []
+    for sweep_dir in sweep_dirs:
+        sweep_jobs = collect(sweep_dir)
+        jobs += sweep_jobs
+        rows += job_rows(sweep_jobs, sweep=sweep_dir.name)
     check_keys(rows, [x, y])
     overlay = overlay_for(next((j.directory for j in jobs if j.status == "finished"), None))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,21 +100,21 @@ def make_curves(
     table = write_csv(rows, out_dir / "tradeoff.csv")
     if epochs:
         write_csv(
-            [{"job": j.name, "adv_weight": j.results.get("adv_weight"), **e} for j in jobs for e in j.epochs()],
+            [{"job": r["job"], "label": r["label"], **e} for j, r in zip(jobs, rows, strict=True) for e in j.epochs()],
             out_dir / "tradeoff_epochs.csv",
         )
-    log_summary_run(sweep_dir, out_dir, rows, figures, wandb_mode)
+    log_summary_run(sweep_dirs, out_dir, rows, figures, wandb_mode)
     correlations = rank_correlations(rows, list(dict.fromkeys([x, y, RENYI, POOLED])))
     return {
         "rows": rows,
         "table": table,
         "figures": figures,
         "correlations": correlations,
-        "summary": summarize(jobs, correlations),
+        "summary": summarize(jobs, rows, correlations),
     }
 
 
-def log_summary_run(sweep_dir: Path, out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:
+def log_summary_run(sweep_dirs: list[Path], out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:
     if mode == "disabled":
         return
     header = list(dict.fromkeys(k for r in rows for k in r))
@@ -114,8 +123,8 @@ def log_summary_run(sweep_dir: Path, out_dir: Path, rows: list[dict], figures: l
         dir=str(out_dir),
         mode=mode,
         job_type="curve",
-        name=f"curve_{sweep_dir.name}",
-        config={"sweep_dir": str(sweep_dir)},
+        name="curve_" + "+".join(d.name for d in sweep_dirs),
+        config={"sweep_dirs": [str(d) for d in sweep_dirs]},
     )
     run.log(
         {"tradeoff": wandb.Table(columns=header, data=[[r.get(k) for k in header] for r in rows])}
@@ -126,16 +135,17 @@ def log_summary_run(sweep_dir: Path, out_dir: Path, rows: list[dict], figures: l
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tradeoffs-curve", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("sweep_dirs", type=Path, nargs="+", metavar="SWEEP_DIR", help="a sweep; more are drawn beside")
     parser.add_argument("--x", default="val/perception/fd", help="perception key of the perception–distortion plane")
     parser.add_argument("--y", default=MSE, help="distortion key of the perception–distortion plane")
-    parser.add_argument("--out", type=Path, help="output directory (default: the sweep directory)")
+    parser.add_argument("--out", type=Path, help="output directory (default: the first sweep directory)")
     parser.add_argument("--epochs", action="store_true", help="also collect every epoch and draw each job's path")
     parser.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        result = make_curves(args.sweep_dir, args.out or args.sweep_dir, args.x, args.y, args.epochs, args.wandb)
+        out = args.out or args.sweep_dirs[0]
+        result = make_curves(args.sweep_dirs, out, args.x, args.y, args.epochs, args.wandb)
     except (FileNotFoundError, KeyError) as error:
         print(f"tradeoffs-curve: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

@@ -1,8 +1,11 @@
 """Evaluate a checkpoint: `python -m tradeoffs.evaluate ckpt_path=RUN/checkpoints/last.ckpt [split=test]`.
 
-Data, model and metrics are rebuilt from the training config stored in the checkpoint (plus `overrides`), the
-checkpoint's weights are loaded, and distortion, perception and uncertainty (+ the post-hoc critic's Ŵ1 with
-`posthoc_critic=true`) are written to `evaluation.json` in this evaluation's own output directory.
+Data, model and metrics are rebuilt from the training config stored in the checkpoint, with the non-null
+`model.sampler.*` keys (diffusion sampler knobs) and then `overrides` applied; the checkpoint's weights are loaded,
+and distortion, perception and uncertainty (+ the post-hoc critic's Ŵ1 with `posthoc_critic=true`) are written to
+`results.json` in this evaluation's own output directory, the file the curve tool reads. Sampler sweeps of one
+checkpoint: `python -m tradeoffs.evaluate -m ckpt_path=... sweep=sampler_eta`. An output directory that already
+holds results.json is skipped, so an interrupted evaluation sweep resumes by running it again into its directory.
 """
 
 import logging
@@ -11,15 +14,30 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, instantiate
 from tradeoffs.callbacks.run_metadata import stored_config
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
-from tradeoffs.runs import load_checkpoint, scalar_metrics, write_json
+from tradeoffs.runs import RESULTS_FILE, finished_results, load_checkpoint, scalar_metrics, write_json
 
 log = logging.getLogger(__name__)
+
+
+def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> DictConfig:
+    """The checkpoint's training config + the non-null `model.sampler.*` of `cfg` + `cfg.overrides`."""
+    train_cfg = stored_config(checkpoint, ckpt_path)
+    sampler = {k: v for k, v in cfg.model.sampler.items() if v is not None}
+    if sampler and "sampler" not in train_cfg.model:
+        raise ConfigError(
+            f"model.sampler.{next(iter(sampler))} applies to diffusion checkpoints; {ckpt_path} has no sampler"
+        )
+    sampler_cfg = OmegaConf.create({"model": {"sampler": sampler}})
+    train_cfg = OmegaConf.merge(train_cfg, sampler_cfg, OmegaConf.from_dotlist(list(cfg.overrides)))
+    train_cfg.paths = cfg.paths
+    return train_cfg
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -28,15 +46,17 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
+    output_dir = Path(cfg.paths.output_dir)
+    if (done := finished_results(output_dir)) is not None:
+        log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
+        return done
     checkpoint = load_checkpoint(ckpt_path)
-    train_cfg = OmegaConf.merge(stored_config(checkpoint, ckpt_path), OmegaConf.from_dotlist(list(cfg.overrides)))
-    train_cfg.paths = cfg.paths
+    train_cfg = evaluation_config(cfg, checkpoint, ckpt_path)
     pl.seed_everything(train_cfg.seed, workers=True)
     datamodule = build_datamodule(train_cfg)
     model = build_model(train_cfg, datamodule)
     model.load_state_dict(checkpoint["state_dict"])
 
-    output_dir = Path(cfg.paths.output_dir)
     callbacks = []
     if train_cfg.get("metrics"):
         with open_dict(train_cfg):
@@ -52,9 +72,17 @@ def evaluate(cfg: DictConfig) -> dict:
     )
     run = trainer.validate if cfg.split == "val" else trainer.test
     (metrics,) = run(model, datamodule=datamodule, verbose=False)
-    results = {"checkpoint": str(ckpt_path), "split": cfg.split, "overrides": list(cfg.overrides)}
-    results["metrics"] = scalar_metrics(metrics)
-    write_json(output_dir / "evaluation.json", results)
+    results = {
+        "metrics": scalar_metrics(metrics),
+        "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+        "adv_weight": float(train_cfg.model.get("adv_weight", 0.0)),
+        "checkpoint": str(ckpt_path),
+        "split": cfg.split,
+        "config_overrides": list(cfg.overrides),
+    }
+    if "sampler" in train_cfg.model:
+        results["sampler"] = OmegaConf.to_container(train_cfg.model.sampler)
+    write_json(output_dir / RESULTS_FILE, results)
     log.info("evaluation of %s: %s", ckpt_path, results["metrics"])
     return results
 

@@ -86,9 +86,10 @@ def test_curves_from_a_sweep(sweep, tmp_path):
     assert "3 finished, 0 unfinished, 1 failed, 1 missing" in result["summary"]
     assert "failed:     d: ValueError: boom" in result["summary"]
     # λ = 0, 0.01, 0.1 against fd 0.9, 0.5, 0.6 and mse 0.010, 0.012, 0.013
-    assert result["correlations"]["val/perception/fd"] == pytest.approx(-0.5)
-    assert result["correlations"]["val/distortion/mse"] == pytest.approx(1.0)
-    assert "Spearman ρ(λ, val/distortion/mse) = +1.00" in result["summary"]
+    assert result["correlations"][sweep.name]["val/perception/fd"] == pytest.approx(-0.5)
+    assert result["correlations"][sweep.name]["val/distortion/mse"] == pytest.approx(1.0)
+    assert f"{sweep.name}: Spearman ρ(λ, val/distortion/mse) = +1.00" in result["summary"]
+    assert rows["b"]["label"] == "λ=0.01" and rows["b"]["swept_key"] == "model.adv_weight"
 
 
 def test_a_missing_key_names_the_logged_ones(sweep, capsys):
@@ -126,3 +127,20 @@ def test_gaussian_sweeps_get_the_theory(tmp_path):
     # the job sits at P = 0 with the MMSE: below the bound D(0) by a whole bound height
     result = make_curves(sweep, sweep, "val/perception/w2", "val/distortion/mse", wandb_mode="disabled")
     assert result["rows"][0]["excess_over_bound"] == pytest.approx(-1.0)
+
+
+def test_an_eta_sweep_is_drawn_beside_the_lambda_sweep(sweep, tmp_path):
+    """Evaluation sweeps (no multirun params needed) join the λ sweep: one table, one Pareto front over both."""
+    eta = tmp_path / "eta"
+    for name, value, fd, mse in (("e0", "0", 0.7, 0.0105), ("e5", "0.5", 0.4, 0.0108), ("e1", "1", 0.3, 0.014)):
+        make_job(eta, name, [f"model.sampler.eta={value}", "ckpt_path=/runs/a/last.ckpt"], metrics(fd, mse, 1.0, 0.01))
+    out = tmp_path / "curves"
+    result = make_curves([sweep, eta], out, "val/perception/fd", "val/distortion/mse", wandb_mode="disabled")
+    rows = {r["job"]: r for r in result["rows"]}
+    assert rows["e5"]["sweep"] == "eta" and rows["e5"]["label"] == "η=0.5" and rows["e5"]["swept"] == 0.5
+    admissible = {n for n, r in rows.items() if r.get("admissible_perception_distortion")}
+    assert admissible == {"a", "e0", "e5", "e1"}  # (0.5, 0.012) is dominated by η = 0.5's (0.4, 0.0108)
+    assert result["correlations"]["eta"]["val/perception/fd"] == pytest.approx(-1.0)
+    assert "eta: Spearman ρ(η, val/distortion/mse) = +1.00" in result["summary"]
+    assert (out / "perception_distortion.png").stat().st_size > 0
+    assert main([str(sweep), str(eta), "--out", str(tmp_path / "cli"), "--wandb", "disabled"]) == 0

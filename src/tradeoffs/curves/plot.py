@@ -1,4 +1,5 @@
-"""Tradeoff planes as PNG + SVG: finished jobs, λ labels, the admissible (Pareto) front, theory overlays."""
+"""Tradeoff planes as PNG + SVG: finished jobs (one marker per sweep, labelled by their swept settings), the
+admissible (Pareto) front over all of them, theory overlays."""
 
 import math
 from collections.abc import Callable
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tradeoffs.curves.table import pareto_front  # noqa: E402
+
+MARKERS = ["o", "s", "^", "D", "v", "P"]  # one per sweep drawn on a plane
 
 
 @dataclass
@@ -54,12 +57,21 @@ def plot_plane(
             zorder=1,
             label="per-epoch path" if name == next(iter(trajectories)) else None,
         )
-    ax.scatter(xs[~admissible], ys[~admissible], c="tab:blue", s=30, zorder=3, label="dominated")
-    ax.scatter(xs[admissible], ys[admissible], c="tab:red", s=45, zorder=4, label="admissible (Pareto)")
+    sweeps = np.array([r["sweep"] for r in points])
+    names = list(dict.fromkeys(sweeps))
+    for name, marker in zip(names, MARKERS * len(names), strict=False):
+        tag = f" ({name})" if len(names) > 1 else ""
+        for chosen, color, size, label in (
+            (~admissible, "tab:blue", 30, "dominated"),
+            (admissible, "tab:red", 45, "admissible (Pareto)"),
+        ):
+            mine = (sweeps == name) & chosen
+            if mine.any():
+                ax.scatter(xs[mine], ys[mine], c=color, marker=marker, s=size, zorder=3, label=label + tag)
     order = np.argsort(xs[admissible])
     ax.plot(xs[admissible][order], ys[admissible][order], "--", color="tab:red", lw=1, zorder=2)
     for r, x, y in zip(points, xs, ys, strict=True):
-        ax.annotate(f"λ={r['adv_weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(r["label"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     span = np.linspace(0, max(xs.max(initial=0) * 1.1, 1e-12), 200)
     for label, curve in plane.curves:
         ax.plot(span, curve(span), color="k", lw=1.2, label=label, zorder=2)

@@ -1,4 +1,5 @@
-"""One row per job: its status, λ and every logged final metric, plus derived columns and Pareto flags."""
+"""One row per job: its sweep, status, label (the swept settings), λ and every logged final metric, plus derived
+columns and Pareto flags."""
 
 import csv
 import math
@@ -7,6 +8,7 @@ from pathlib import Path
 from tradeoffs.sweeps.collect import Job
 
 W2 = "val/perception/w2"
+SYMBOLS = {"model.adv_weight": "λ", "model.sampler.eta": "η", "model.sampler.steps": "steps"}
 
 
 def pareto_front(xs: list[float], ys: list[float]) -> list[bool]:
@@ -28,12 +30,34 @@ def as_float(value) -> float:
         return math.nan
 
 
-def job_rows(jobs: list[Job]) -> list[dict]:
-    """Rows with `job`, `status`, `adv_weight`, `error` and the metrics; W2 = sqrt(Fréchet distance) and its floor
-    are added."""
-    rows = []
+def override_values(job: Job) -> dict[str, str]:
+    return dict(o.lstrip("+").split("=", 1) for o in job.overrides if "=" in o and not o.startswith("~"))
+
+
+def swept_keys(jobs: list[Job]) -> list[str]:
+    """The override keys whose values differ between the jobs of one sweep, e.g. ["model.adv_weight"]."""
+    values = [override_values(j) for j in jobs]
+    keys = dict.fromkeys(k for v in values for k in v)
+    return [k for k in keys if len({v.get(k) for v in values}) > 1]
+
+
+def job_label(job: Job, keys: list[str]) -> str:
+    """`λ=0.3`, `η=0.5`, … from the swept keys; `λ=<adv_weight>` for a lone run."""
+    values = override_values(job)
+    if keys:
+        return ", ".join(f"{SYMBOLS.get(k, k.rsplit('.', 1)[-1])}={values.get(k, '?')}" for k in keys)
+    return f"λ={job.results['adv_weight']:g}" if "adv_weight" in job.results else job.name
+
+
+def job_rows(jobs: list[Job], sweep: str = "") -> list[dict]:
+    """Rows with `sweep`, `job`, `status`, `label`, `swept` (the value of the one swept key, else NaN),
+    `adv_weight`, `error` and the metrics; W2 = sqrt(Fréchet distance) and its floor are added."""
+    keys, rows = swept_keys(jobs), []
     for job in jobs:
-        row = {"job": job.name, "status": job.status, "adv_weight": job.results.get("adv_weight", math.nan)}
+        swept = as_float(override_values(job).get(keys[0])) if len(keys) == 1 else math.nan
+        row = {"sweep": sweep, "job": job.name, "status": job.status, "label": job_label(job, keys), "swept": swept}
+        row["swept_key"] = keys[0] if len(keys) == 1 else ""
+        row["adv_weight"] = job.results.get("adv_weight", math.nan)
         row |= {k: as_float(v) for k, v in job.metrics.items()}
         for suffix in ("", "_floor"):  # W2 = sqrt(Fréchet distance), and its real-vs-real floor
             if f"val/perception/fd{suffix}" in row:

@@ -40,7 +40,7 @@ def overlay_for(job_dir: Path | None) -> Overlay | None:
     if config_file is None or not config_file.is_file():
         return None
     cfg = OmegaConf.load(config_file)
-    if not str(cfg.data.source.get("_target_", "")).endswith("GaussianImages"):
+    if "data" not in cfg or not str(cfg.data.source.get("_target_", "")).endswith("GaussianImages"):
         return None
     theory = denoising_theory(instantiate(cfg.data.source), instantiate(cfg.degradation))
     return None if theory is None else Overlay(theory)
