@@ -167,3 +167,10 @@ def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path
         )
     )
     assert test_split["metrics"]["test/distortion/psnr"] == pytest.approx(results["metrics"]["val/distortion/psnr"])
+
+
+def test_evaluate_refuses_sampler_settings_for_a_gan_checkpoint(train_config, tmp_path):
+    results = train(train_config("trainer.max_epochs=1"))
+    overrides = [f"ckpt_path={results['checkpoint']}", "accelerator=cpu", "model.sampler.eta=0.5"]
+    with pytest.raises(ConfigError, match="model.sampler.eta applies to diffusion checkpoints"):
+        evaluate(compose_config("evaluate", overrides, tmp_path / "eval"))

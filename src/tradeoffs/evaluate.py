@@ -34,7 +34,7 @@ def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> Dic
         raise ConfigError(
             f"model.sampler.{next(iter(sampler))} applies to diffusion checkpoints; {ckpt_path} has no sampler"
         )
-    sampler_cfg = OmegaConf.create({"model": {"sampler": sampler}})
+    sampler_cfg = OmegaConf.create({"model": {"sampler": sampler}} if sampler else {})
     train_cfg = OmegaConf.merge(train_cfg, sampler_cfg, OmegaConf.from_dotlist(list(cfg.overrides)))
     train_cfg.paths = cfg.paths
     return train_cfg
