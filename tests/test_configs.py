@@ -13,17 +13,22 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
     cfg = compose_config("train", overrides, tmp_path / "run")
     if "root" in cfg.data.source.keys() and OmegaConf.is_missing(cfg.data.source, "root"):  # user names a folder
         cfg = compose_config("train", [*overrides, f"data.source.root={image_folder}"], tmp_path / "run")
+    crop = cfg.data.source.crop_size
     with open_dict(cfg):  # shrink the data to keep the test fast; the model stays full size
         cfg.data.source.crop_size = 64
         if "val_crop_size" in cfg.data.source:
             cfg.data.source.val_crop_size = None
         cfg.data.source.num_val = 2
         cfg.data.num_workers = 0
+        if "sampler" in cfg.model:  # a 2-step sampler keeps the full-size UNet's restore quick on CPU
+            cfg.model.sampler.steps = 2
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     batch = next(iter(datamodule.val_dataloader()))
     assert model.restore(batch["y"][:1], 2).shape == (1, 2, *batch["x"].shape[1:])
     assert model.adv_weight >= 0 and cfg.trainer.max_epochs > 0
+    if hasattr(model.generator, "check_image_size"):  # the experiment's own crop fits its UNet
+        model.generator.check_image_size(crop, crop)
     for callback in cfg.callbacks.values():
         instantiate(callback)
 
