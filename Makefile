@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo train test test-fast lint format clean constraints
+.PHONY: help venv demo demo-diffusion train test test-fast lint format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,17 @@ demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + tradeoff c
 		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep
 	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep
 	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
+
+DIFFUSION_DIR ?= logs/demo_diffusion
+
+demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~15 minutes)
+	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base
+	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion sweep=demo_diffusion hydra/launcher=devices \
+		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt sweep=sampler_eta \
+		hydra.sweep.dir=$(DIFFUSION_DIR)/eta
+	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta
+	@echo "curves: $(DIFFUSION_DIR)/lambda/perception_distortion.png (λ and η points); table: $(DIFFUSION_DIR)/lambda/tradeoff.csv"
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
 	$(BIN)/python -m tradeoffs.train $(ARGS)

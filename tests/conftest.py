@@ -6,12 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import skimage.data
 import torch
 from omegaconf import DictConfig
 from PIL import Image
 
 from tradeoffs.assemble import compose_config
+from tradeoffs.data.datamodule import RestorationDataModule
+from tradeoffs.data.degradations import GaussianNoise
+from tradeoffs.data.natural import NaturalPhotos
 
 _scratch = tempfile.mkdtemp(prefix="tradeoffs-tests-")
 for key, sub in (
@@ -61,3 +65,23 @@ def image_folder(tmp_path_factory) -> Path:
     (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (root / "notes.txt").write_text("not an image")
     return root
+
+
+def quiet_trainer(**kwargs) -> pl.Trainer:
+    """A CPU Trainer with no logger, checkpoints, progress bar or model summary; kwargs add or override."""
+    options = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return pl.Trainer(**options | kwargs)
+
+
+def photo_datamodule(batch_size: int = 4, samples_per_epoch: int = 8) -> RestorationDataModule:
+    """16×16 grey crops of the bundled photos under σ = 0.1 noise, set up for fitting."""
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=4)
+    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=batch_size, samples_per_epoch=samples_per_epoch)
+    dm.setup("fit")
+    return dm

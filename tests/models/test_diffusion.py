@@ -4,14 +4,12 @@ from functools import partial
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from tradeoffs.data.datamodule import RestorationDataModule
+from tests.conftest import photo_datamodule, quiet_trainer
 from tradeoffs.data.degradations import Compose, Downsample, GaussianNoise, Inpainting
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.natural import NaturalPhotos
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.errors import ConfigError
 from tradeoffs.losses.adversarial import NonSaturating
@@ -228,13 +226,6 @@ def test_data_consistency_makes_samples_agree_with_the_observed_pixels():
     assert (free * mask - x.unsqueeze(1) * mask).abs().max() > 0.1
 
 
-def datamodule() -> RestorationDataModule:
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=4)
-    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=8, samples_per_epoch=64)
-    dm.setup("fit")
-    return dm
-
-
 def held_out_loss(model: DiffusionRestorer, x: torch.Tensor) -> float:
     """The diffusion loss on fixed (x, t, ε) draws: the quantity training minimises."""
     with torch.no_grad():
@@ -244,18 +235,10 @@ def held_out_loss(model: DiffusionRestorer, x: torch.Tensor) -> float:
 
 def test_short_training_lowers_the_diffusion_loss():
     model = tiny_diffusion(adv_weight=0.0)
-    x = datamodule().val_pairs.x[:4]
+    x = photo_datamodule().val_pairs.x[:4]
     before = held_out_loss(model, x)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=3,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(model, datamodule=datamodule())
+    trainer = quiet_trainer(max_epochs=3, limit_val_batches=0)
+    trainer.fit(model, datamodule=photo_datamodule(batch_size=8, samples_per_epoch=64))
     after = held_out_loss(model, x)
     assert after < 0.5 * before, (before, after)
 
@@ -286,21 +269,11 @@ def test_validation_during_fit_uses_val_steps(monkeypatch):
         return original(self, schedule, predict_x0, x_T, generator, steps, project)
 
     monkeypatch.setattr(Sampler, "sample", counting)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        limit_train_batches=1,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(model, datamodule=datamodule())
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0)
+    trainer.fit(model, datamodule=photo_datamodule())
     assert seen and set(seen) == {2}
     seen.clear()
-    trainer.validate(model, datamodule=datamodule(), verbose=False)
+    trainer.validate(model, datamodule=photo_datamodule(), verbose=False)
     assert set(seen) == {7}
 
 

@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tradeoffs.data.datamodule import RestorationDataModule
+from tests.conftest import photo_datamodule, quiet_trainer
 from tradeoffs.data.degradations import GaussianNoise
-from tradeoffs.data.natural import NaturalPhotos
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.losses.adversarial import Hinge, NonSaturating, WassersteinGP, gradient_penalty
@@ -35,26 +34,9 @@ def tiny_gan(**overrides) -> GANRestorer:
     return GANRestorer(**kwargs)
 
 
-def datamodule() -> RestorationDataModule:
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=4)
-    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=8)
-    dm.setup("fit")
-    return dm
-
-
 def fit(model: GANRestorer, epochs: int = 1, batches: int = 2, **trainer_kwargs) -> pl.Trainer:
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        limit_train_batches=batches,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **trainer_kwargs,
-    )
-    trainer.fit(model, datamodule=datamodule())
+    trainer = quiet_trainer(max_epochs=epochs, limit_train_batches=batches, limit_val_batches=0, **trainer_kwargs)
+    trainer.fit(model, datamodule=photo_datamodule())
     return trainer
 
 
@@ -79,7 +61,7 @@ def test_zero_adv_weight_is_plain_distortion_training_and_never_calls_the_critic
     critic_before = flat(model.critic).clone()
     fit(model, batches=1)
     # the same step by hand: Adam on MSE(G(y), x) over the first training batch
-    dm = datamodule()
+    dm = photo_datamodule()
     loader = dm.train_dataloader()
     loader.sampler.set_epoch(0)
     batch = next(iter(loader))
