@@ -34,8 +34,8 @@ demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion mod
 	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base
 	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion sweep=demo_diffusion hydra/launcher=devices \
 		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda
-	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt sweep=sampler_eta \
-		hydra.sweep.dir=$(DIFFUSION_DIR)/eta
+	$(BIN)/python -m tradeoffs.evaluate -m "ckpt_path='$(DIFFUSION_DIR)/lambda/model.adv_weight=0/checkpoints/last.ckpt'" \
+		sweep=sampler_eta hydra.sweep.dir=$(DIFFUSION_DIR)/eta
 	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta
 	@echo "curves: $(DIFFUSION_DIR)/lambda/perception_distortion.png (λ and η points); table: $(DIFFUSION_DIR)/lambda/tradeoff.csv"
 
