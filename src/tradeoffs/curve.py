@@ -54,7 +54,7 @@ def rank_correlations(rows: list[dict], keys: list[str]) -> dict[str, dict[str, 
         finished = [r for r in rows if r["sweep"] == sweep and r["status"] == "finished" and not math.isnan(r["swept"])]
         for key in keys:
             pairs = [(r["swept"], r[key]) for r in finished if key in r and not math.isnan(r[key])]
-            if len(pairs) >= 3:
+            if len(pairs) >= 3 and len({v for _, v in pairs}) > 1:  # ρ is undefined for a constant column
                 out.setdefault(sweep, {})[key] = float(spearmanr(*zip(*pairs, strict=True)).statistic)
     return out
 

@@ -8,17 +8,20 @@ import pytest
 from tradeoffs.sweeps.lease import DeviceLease, device_assignment
 
 
-def hold(lock_dir: str, slots: list[int], seconds: float, queue) -> None:
+def hold(lock_dir: str, slots: list[int], seconds: float, queue, together) -> None:
+    """Take a lease, then hold it for `seconds`, or until all jobs hold one when `together` (a barrier) is given."""
     with DeviceLease(slots, lock_dir, poll_seconds=0.02) as slot:
         queue.put(("got", slot, time.monotonic()))
-        time.sleep(seconds)
+        together.wait(timeout=30) if together is not None else time.sleep(seconds)
         queue.put(("released", slot, time.monotonic()))
 
 
-def run_jobs(lock_dir, slots, n, seconds=0.3):
+def run_jobs(lock_dir, slots, n, seconds=0.3, overlap=False):
+    """n processes leasing from `slots`; with `overlap` they hold their leases until all n have one (so a process
+    that starts late cannot find the others already gone), else each holds for `seconds`."""
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    jobs = [ctx.Process(target=hold, args=(str(lock_dir), slots, seconds, queue)) for _ in range(n)]
+    queue, together = ctx.Queue(), ctx.Barrier(n) if overlap else None
+    jobs = [ctx.Process(target=hold, args=(str(lock_dir), slots, seconds, queue, together)) for _ in range(n)]
     for job in jobs:
         job.start()
     for job in jobs:
@@ -27,7 +30,7 @@ def run_jobs(lock_dir, slots, n, seconds=0.3):
 
 
 def test_concurrent_jobs_get_distinct_devices(tmp_path):
-    events = run_jobs(tmp_path, [3, 7], n=2)
+    events = run_jobs(tmp_path, [3, 7], n=2, overlap=True)
     got = sorted(slot for kind, slot, _ in events if kind == "got")
     assert got == [3, 7]
 
