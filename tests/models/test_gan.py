@@ -184,3 +184,26 @@ def test_warm_start_copies_generator_and_ema(tmp_path):
 def test_bad_model_input(overrides, key):
     with pytest.raises(ConfigError, match=key):
         tiny_gan(**overrides)
+
+
+def test_pscgan_distortion_is_taken_on_the_mean_of_m_samples():
+    model = tiny_gan(
+        generator=partial(ResidualGenerator, width=8, blocks=1, noise_channels=2),
+        distortion_on="mean_of_samples",
+        num_distortion_samples=3,
+    )
+    x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    fake, loss = model.training_output(x, y, generator_for(40))
+    # by hand: the same noise draw for the 3 copies of each input, averaged per input
+    lifted = y.repeat_interleave(3, dim=0)
+    samples = model.generator(lifted, torch.randn(6, 2, 16, 16, generator=generator_for(40))).view(2, 3, 1, 16, 16)
+    torch.testing.assert_close(loss, F.mse_loss(samples.mean(1), x))
+    torch.testing.assert_close(fake, samples[:, 0])
+    assert loss < F.mse_loss(samples, x.unsqueeze(1).expand_as(samples))  # Jensen: the mean is closer than a sample
+
+
+def test_pscgan_needs_a_stochastic_generator():
+    with pytest.raises(ConfigError, match="mean_of_samples needs a stochastic generator"):
+        tiny_gan(distortion_on="mean_of_samples")
+    with pytest.raises(ConfigError, match="model.distortion_on must be 'sample' or 'mean_of_samples'"):
+        tiny_gan(distortion_on="median")
