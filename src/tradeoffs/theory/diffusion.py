@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from tradeoffs.models.diffusion.schedule import NoiseSchedule
+from tradeoffs.theory.gaussian import posterior_covariance, wiener_filter
 
 
 def gaussian_x0_estimate(mean: Tensor, cov: Tensor, x_t: Tensor, alpha_bar: float) -> Tensor:
@@ -40,10 +41,9 @@ class GaussianPosteriorDenoiser(nn.Module):
 
     def __init__(self, prior_mean: Tensor, prior_cov: Tensor, noise_var: float, schedule: NoiseSchedule) -> None:
         super().__init__()
-        mean, cov = prior_mean.to(torch.float64), prior_cov.to(torch.float64)
-        self.wiener = torch.linalg.solve(cov + noise_var * torch.eye(len(mean), dtype=torch.float64), cov).T
-        self.prior_mean, self.schedule = mean, schedule
-        self.post_cov = 4 * (cov - self.wiener @ cov)  # Σ_{x|y} in diffusion units
+        self.wiener = wiener_filter(prior_cov, noise_var)
+        self.prior_mean, self.schedule = prior_mean.to(torch.float64), schedule
+        self.post_cov = 4 * posterior_covariance(prior_cov, noise_var)  # Σ_{x|y} in diffusion units
 
     def forward(self, z_t: Tensor, t: Tensor, condition: Tensor) -> Tensor:
         y = condition.reshape(len(condition), -1).to(torch.float64)
