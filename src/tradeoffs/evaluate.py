@@ -15,12 +15,14 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, instantiate
 from tradeoffs.callbacks.run_metadata import stored_config
+from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
+from tradeoffs.models.restorer import Restorer
 from tradeoffs.runs import RESULTS_FILE, finished_results, load_checkpoint, scalar_metrics, write_json
 
 log = logging.getLogger(__name__)
@@ -40,28 +42,43 @@ def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> Dic
     return train_cfg
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    ckpt_path = Path(cfg.ckpt_path).expanduser()
-    if not ckpt_path.is_file():
-        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+def checked_request(cfg: DictConfig, key: str = "ckpt_path") -> Path:
+    """The checkpoint file at the dotted key `key` of cfg, checked to exist; also checks that split is val or test."""
+    value = OmegaConf.select(cfg, key)
+    ckpt_path = Path(str(value)).expanduser()
+    if value is None or not ckpt_path.is_file():
+        raise ConfigError(f"{key}={value}: no such checkpoint file")
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
-    output_dir = Path(cfg.paths.output_dir)
-    if (done := finished_results(output_dir)) is not None:
-        log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
-        return done
+    return ckpt_path
+
+
+def load_restorer(cfg: DictConfig, ckpt_path: Path) -> tuple[DictConfig, RestorationDataModule, Restorer]:
+    """(evaluation config, datamodule, restorer with the checkpoint's weights), seeded by the training seed."""
     checkpoint = load_checkpoint(ckpt_path)
     train_cfg = evaluation_config(cfg, checkpoint, ckpt_path)
     pl.seed_everything(train_cfg.seed, workers=True)
     datamodule = build_datamodule(train_cfg)
     model = build_model(train_cfg, datamodule)
     model.load_state_dict(checkpoint["state_dict"])
+    return train_cfg, datamodule, model
 
+
+def measure(
+    model: Restorer,
+    datamodule: RestorationDataModule,
+    train_cfg: DictConfig,
+    output_dir: Path,
+    cfg: DictConfig,
+    posthoc_critic: bool = False,
+) -> dict[str, float]:
+    """One validation (or test, `cfg.split`) pass of `model` with the run's metrics callback writing into
+    output_dir (tradeoff_epochs.csv, image panel); returns the logged values as floats."""
     callbacks = []
     if train_cfg.get("metrics"):
-        with open_dict(train_cfg):
-            train_cfg.metrics.critic_every_n_epochs = 1 if cfg.posthoc_critic else 0
-        callbacks.append(instantiate(train_cfg.metrics))
+        metrics_cfg = OmegaConf.merge(train_cfg.metrics, {"output_dir": str(output_dir)})
+        metrics_cfg.critic_every_n_epochs = 1 if posthoc_critic else 0
+        callbacks.append(instantiate(metrics_cfg))
     trainer = pl.Trainer(
         accelerator=cfg.accelerator,
         devices=1,
@@ -72,8 +89,19 @@ def evaluate(cfg: DictConfig) -> dict:
     )
     run = trainer.validate if cfg.split == "val" else trainer.test
     (metrics,) = run(model, datamodule=datamodule, verbose=False)
+    return scalar_metrics(metrics)
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    ckpt_path = checked_request(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    if (done := finished_results(output_dir)) is not None:
+        log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
+        return done
+    train_cfg, datamodule, model = load_restorer(cfg, ckpt_path)
+    metrics = measure(model, datamodule, train_cfg, output_dir, cfg, posthoc_critic=cfg.posthoc_critic)
     results = {
-        "metrics": scalar_metrics(metrics),
+        "metrics": metrics,
         "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
         "adv_weight": float(train_cfg.model.get("adv_weight", 0.0)),
         "checkpoint": str(ckpt_path),

@@ -8,7 +8,14 @@ from pathlib import Path
 from tradeoffs.sweeps.collect import Job
 
 W2 = "val/perception/w2"
-SYMBOLS = {"model.adv_weight": "λ", "model.sampler.eta": "η", "model.sampler.steps": "steps"}
+SYMBOLS = {
+    "model.adv_weight": "λ",
+    "model.sampler.eta": "η",
+    "model.sampler.steps": "steps",
+    "traversal.k": "k",
+    "traversal.alpha": "α",
+    "traversal.estimator": "",  # labelled by the value alone: `observation`, `exact_mmse`, …
+}
 
 
 def pareto_front(xs: list[float], ys: list[float]) -> list[bool]:
@@ -42,10 +49,15 @@ def swept_keys(jobs: list[Job]) -> list[str]:
 
 
 def job_label(job: Job, keys: list[str]) -> str:
-    """`λ=0.3`, `η=0.5`, … from the swept keys; `λ=<adv_weight>` for a lone run."""
+    """`λ=0.3`, `η=0.5`, `observation`, … from the swept keys; `λ=<adv_weight>` for a lone run."""
     values = override_values(job)
+
+    def part(key: str) -> str:
+        symbol = SYMBOLS.get(key, key.rsplit(".", 1)[-1])
+        return f"{symbol}={values.get(key, '?')}" if symbol else values.get(key, "?")
+
     if keys:
-        return ", ".join(f"{SYMBOLS.get(k, k.rsplit('.', 1)[-1])}={values.get(k, '?')}" for k in keys)
+        return ", ".join(map(part, keys))
     return f"λ={job.results['adv_weight']:g}" if "adv_weight" in job.results else job.name
 
 

@@ -36,6 +36,16 @@ def sqrtm_psd(cov: Tensor) -> Tensor:
     return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
 
 
+def gaussian_transport_map(mu_s: Tensor, cov_s: Tensor, mu_t: Tensor, cov_t: Tensor, eps: float = 1e-8) -> Tensor:
+    """The matrix A of the optimal (W2) transport T(v) = μ_t + A(v − μ_s) from N(μ_s, Σs) to N(μ_t, Σt):
+    A = Σs^{−1/2}(Σs^{1/2} Σt Σs^{1/2})^{1/2} Σs^{−1/2}, symmetric PSD; Σs is regularised by eps·I (float64)."""
+    cov_s, cov_t = _f64(cov_s, cov_t)
+    values, vectors = torch.linalg.eigh(cov_s + eps * torch.eye(cov_s.shape[0], dtype=torch.float64))
+    root = (vectors * values.clamp_min(eps).sqrt()) @ vectors.T
+    inv_root = (vectors / values.clamp_min(eps).sqrt()) @ vectors.T
+    return inv_root @ sqrtm_psd(root @ cov_t @ root) @ inv_root
+
+
 def frechet_distance(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> Tensor:
     """W2² between Gaussians: ‖Δ‖² + tr Σ1 + tr Σ2 − 2 Σ_i sqrt(λ_i(Σ1^{1/2} Σ2 Σ1^{1/2}))."""
     mu1, cov1, mu2, cov2 = _f64(mu1, cov1, mu2, cov2)

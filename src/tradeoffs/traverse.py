@@ -1,0 +1,179 @@
+"""Traverse the tradeoff at test time, without retraining: `python -m tradeoffs.traverse traversal=NAME ckpt_path=CKPT`.
+
+Each setting of the traversal becomes a job directory of this run's output dir (`k=4/`, `alpha=0.5/`,
+`estimator=observation/`) with `.hydra/overrides.yaml` and `results.json`, so the output dir is a sweep the curve
+tool reads beside λ sweeps: `tradeoffs-curve LAMBDA_SWEEP TRAVERSAL_DIR`. Finished settings are skipped: rerun
+into the same `hydra.run.dir` to resume.
+
+- `averaging`: the mean of k samples for each `traversal.k`; adds `val/distortion/mse_predicted` = a + b/k with
+  (a, b) the MSE_k decomposition of the k = 1 setting, beside the measured per-pixel MSE `val/uncertainty/mse`.
+- `interpolation`: (1 − α)·ckpt + α·mmse_ckpt for each `traversal.alpha`.
+- `transport`: Deep-OT patch transport fitted on `traversal.fit_images` restored and as many clean training images,
+  interpolated with the restorer by α.
+- `references`: the observation g⁻¹(y), a random clean draw, the checkpoint itself (pass the λ = 0 run: the MMSE
+  approximation) and, on the `gaussian` and `discrete` sources, the exact MMSE, MAP and posterior sampler.
+"""
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from tradeoffs.assemble import CONFIG_DIR
+from tradeoffs.data.datamodule import DegradedDraws, RestorationDataModule
+from tradeoffs.errors import ConfigError, EstimatorInputError
+from tradeoffs.evaluate import checked_request, load_restorer, measure
+from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
+from tradeoffs.models.restorer import Restorer
+from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
+from tradeoffs.runs import RESULTS_FILE, config_changes, finished_results, write_json
+
+log = logging.getLogger(__name__)
+
+Setting = tuple[str, list[str], Callable[[], Restorer]]  # (job name, its overrides, restorer factory)
+PREDICTED = "val/distortion/mse_predicted"
+
+
+@dataclass
+class Traversed:
+    """What a traversal starts from: the request, the checkpoint's evaluation config, its data and restorer."""
+
+    cfg: DictConfig
+    train_cfg: DictConfig
+    datamodule: RestorationDataModule
+    model: Restorer
+
+
+def averaging(t: Traversed) -> Iterator[Setting]:
+    for k in sorted(int(k) for k in t.cfg.traversal.k):
+        yield f"k={k}", [f"traversal.k={k}"], lambda k=k: SampleAverage(t.model, k)
+
+
+def interpolation(t: Traversed) -> Iterator[Setting]:
+    mmse = mmse_partner(t)
+    for alpha in t.cfg.traversal.alpha:
+        yield f"alpha={alpha}", [f"traversal.alpha={alpha}"], lambda a=alpha: Interpolation(t.model, mmse, a)
+
+
+def transport(t: Traversed) -> Iterator[Setting]:
+    fitted = None
+    for alpha in t.cfg.traversal.alpha:
+
+        def build(alpha: float = alpha) -> Restorer:
+            nonlocal fitted
+            fitted = fitted or fit_transport(t)
+            fitted.alpha = float(alpha)
+            return fitted
+
+        yield f"alpha={alpha}", [f"traversal.alpha={alpha}"], build
+
+
+def references(t: Traversed) -> Iterator[Setting]:
+    model, source, degradation = t.model, t.datamodule.source, t.datamodule.degradation
+    builders = {
+        "observation": lambda: ObservationRestorer(degradation, model.channels, model.seed),
+        "clean_draw": lambda: CleanDrawRestorer(degradation, source, model.seed),
+        "model": lambda: model,
+    }
+    for kind in ("mmse", "map", "sample"):
+        if exact_posterior(source, degradation, kind) is not None:
+            builders[f"exact_{kind}"] = lambda kind=kind: exact_posterior(source, degradation, kind, model.seed)
+    for name in t.cfg.traversal.estimators:
+        if name not in builders:
+            if name.startswith("exact_"):
+                log.info("%s skipped: the posterior of this source and degradation has no closed form", name)
+                continue
+            raise ConfigError(f"traversal.estimators: unknown estimator {name!r}; known: {', '.join(builders)}")
+        yield f"estimator={name}", [f"traversal.estimator={name}"], builders[name]
+
+
+TRAVERSALS = {f.__name__: f for f in (averaging, interpolation, transport, references)}
+
+
+def mmse_partner(t: Traversed) -> Restorer:
+    """The checkpoint at traversal.mmse_ckpt_path, loaded as stored (no sampler knobs or overrides), after checking
+    that it restores the same data and degradation as `ckpt_path`."""
+    path = checked_request(t.cfg, "traversal.mmse_ckpt_path")
+    plain = OmegaConf.merge(t.cfg, {"model": {"sampler": dict.fromkeys(t.cfg.model.sampler)}, "overrides": []})
+    partner_cfg, _, partner = load_restorer(plain, path)
+    for key in ("data", "degradation"):
+        changes = config_changes(OmegaConf.to_container(t.train_cfg[key]), OmegaConf.to_container(partner_cfg[key]))
+        if changes:
+            raise ConfigError(f"traversal.mmse_ckpt_path={path} was trained on other {key}: {changes[0]}")
+    return partner
+
+
+def fit_transport(t: Traversed) -> PatchTransport:
+    """PatchTransport fitted on the restorations of `fit_images` training inputs and on as many other clean
+    training images (unpaired, as in Deep OT)."""
+    cfg, model, datamodule = t.cfg, t.model, t.datamodule
+    n = int(cfg.traversal.fit_images)
+    if n < 1:
+        raise ConfigError(f"traversal.fit_images must be >= 1, got {n}")
+    draws = DegradedDraws(datamodule.source, datamodule.degradation, 2 * n, model.seed)
+    pairs = [draws[(0, i)] for i in range(2 * n)]
+    y = torch.stack([p["y"] for p in pairs[:n]]).to(model.device)
+    clean = torch.stack([p["x"] for p in pairs[n:]]).to(model.device)
+    with torch.no_grad():
+        restored = model.restore(y, 1, generator=model.eval_generator(0xF1))[:, 0]
+    return PatchTransport(model, cfg.traversal.patch_size).to(model.device).fit(restored, clean)
+
+
+def traverse(cfg: DictConfig) -> dict[str, dict]:
+    """Evaluate every setting of `cfg.traversal` not finished yet; returns {job name: results}."""
+    if cfg.traversal.name not in TRAVERSALS:
+        raise ConfigError(f"traversal.name={cfg.traversal.name!r}; known: {', '.join(TRAVERSALS)}")
+    ckpt_path = checked_request(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    train_cfg, datamodule, model = load_restorer(cfg, ckpt_path)
+    if cfg.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        model.to("cuda")
+    done = {}
+    for name, overrides, build in TRAVERSALS[cfg.traversal.name](Traversed(cfg, train_cfg, datamodule, model)):
+        job_dir = output_dir / name
+        if (results := finished_results(job_dir)) is None:
+            metrics = measure(build(), datamodule, train_cfg, job_dir, cfg)
+            results = {
+                "metrics": metrics,
+                "overrides": overrides,
+                "traversal": cfg.traversal.name,
+                "checkpoint": str(ckpt_path),
+                "split": cfg.split,
+            }
+            if cfg.traversal.name != "references":
+                results["adv_weight"] = float(train_cfg.model.get("adv_weight", 0.0))
+            add_prediction(name, results, done)
+            (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
+            write_json(job_dir / RESULTS_FILE, results)
+            log.info("%s: %s", name, metrics)
+        done[name] = results
+    return done
+
+
+def add_prediction(name: str, results: dict, done: dict[str, dict]) -> None:
+    """For sample averaging: the per-pixel MSE a + b/k predicted from the k = 1 setting's decomposition."""
+    if not name.startswith("k="):
+        return
+    first = (results if name == "k=1" else done.get("k=1", {})).get("metrics", {})
+    if "val/uncertainty/mse_k_a" in first:
+        k = int(name.removeprefix("k="))
+        results["metrics"][PREDICTED] = first["val/uncertainty/mse_k_a"] + first["val/uncertainty/mse_k_b"] / k
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="traverse")
+def main(cfg: DictConfig) -> None:
+    try:
+        traverse(cfg)
+    except (ConfigError, EstimatorInputError) as error:
+        log.error("%s", error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
