@@ -1,8 +1,8 @@
 """Traverse the tradeoff at test time, without retraining: `python -m tradeoffs.traverse traversal=NAME ckpt_path=CKPT`.
 
 Each setting of the traversal becomes a job directory of this run's output dir (`k=4/`, `alpha=0.5/`,
-`estimator=observation/`) with `.hydra/overrides.yaml` and `results.json`, so the output dir is a sweep the curve
-tool reads beside λ sweeps: `tradeoffs-curve LAMBDA_SWEEP TRAVERSAL_DIR`. Finished settings are skipped: rerun
+`estimator=observation/`) with `.hydra/{config,overrides}.yaml` and `results.json`, so the output dir is a sweep the
+curve tool reads beside λ sweeps: `tradeoffs-curve LAMBDA_SWEEP TRAVERSAL_DIR`. Finished settings are skipped: rerun
 into the same `hydra.run.dir` to resume.
 
 - `averaging`: the mean of k samples for each `traversal.k`; adds `val/distortion/mse_predicted` = a + b/k with
@@ -149,6 +149,7 @@ def traverse(cfg: DictConfig) -> dict[str, dict]:
                 results["adv_weight"] = float(train_cfg.model.get("adv_weight", 0.0))
             add_prediction(name, results, done)
             (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(train_cfg, job_dir / ".hydra" / "config.yaml")  # data + degradation: theory overlays
             OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
             write_json(job_dir / RESULTS_FILE, results)
             log.info("%s: %s", name, metrics)

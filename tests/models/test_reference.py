@@ -42,7 +42,9 @@ def test_discrete_posterior_mean_matches_o6_at_given_observations():
 def test_discrete_estimators_have_the_risks_of_o6(discrete_pairs, kind, oracle):
     source, x, y = discrete_pairs  # 256 000 pixels: Monte-Carlo error < 1%
     degradation = GaussianNoise(SIGMA)
-    restorer = CleanDrawRestorer(degradation, source) if kind == "clean_draw" else exact_posterior(source, degradation, kind)
+    restorer = (
+        CleanDrawRestorer(degradation, source) if kind == "clean_draw" else exact_posterior(source, degradation, kind)
+    )
     if kind == "clean_draw":  # per-image draws: use fewer images, the risk is the same
         x, y = x[:200], y[:200]
     assert pixels_mse(restorer, x, y) / SCALE**2 == pytest.approx(oracle, rel=0.02)

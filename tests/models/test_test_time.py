@@ -49,9 +49,7 @@ def test_interpolating_a_posterior_sampler_with_the_mmse_gives_dstar_times_one_p
 def test_interpolation_is_exactly_affine_in_alpha(case):
     source, degradation, _, y = case
     sampler, mmse = exact_posterior(source, degradation, "sample"), exact_posterior(source, degradation, "mmse")
-    outputs = [
-        Interpolation(sampler, mmse, a).restore(y[:8], 2, torch.Generator().manual_seed(0)) for a in (0, 1, 0.3)
-    ]
+    outputs = [Interpolation(sampler, mmse, a).restore(y[:8], 2, torch.Generator().manual_seed(0)) for a in (0, 1, 0.3)]
     torch.testing.assert_close(outputs[2], 0.7 * outputs[0] + 0.3 * outputs[1])
 
 
@@ -64,7 +62,7 @@ def test_gaussian_transport_map_pushes_one_gaussian_onto_the_other():
     torch.testing.assert_close(matrix, matrix.T)
     root = scipy.linalg.sqrtm(cov_s.numpy())  # the formula of MATH.md §5, with scipy's matrix square roots
     inv_root = torch.linalg.inv(torch.from_numpy(root.real))
-    reference = inv_root @ torch.from_numpy(scipy.linalg.sqrtm((root @ cov_t.numpy() @ root)).real) @ inv_root
+    reference = inv_root @ torch.from_numpy(scipy.linalg.sqrtm(root @ cov_t.numpy() @ root).real) @ inv_root
     torch.testing.assert_close(matrix, reference, rtol=1e-6, atol=1e-8)
 
 
