@@ -1,15 +1,18 @@
 """Degradations y = A(x) + noise, applied to batches (B, C, H, W) of clean images in [0, 1].
 
 Each degradation also says how an observation becomes a network input on the clean-image grid (`lift`): identity
-for noise, bicubic upsampling for super-resolution, (masked image, mask) for inpainting. Linear ones expose the
+for noise, blur and JPEG, bicubic upsampling for super-resolution, (masked image, mask) for inpainting, the grey
+channel replicated into RGB for colorization. Linear ones expose the
 operator A and its adjoint Aᵀ, so ⟨A x, v⟩ = ⟨x, Aᵀ v⟩ (used by data-consistency steps and checked in tests).
 """
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from tradeoffs.errors import ConfigError
@@ -138,6 +141,77 @@ class Downsample(LinearDegradation):
 
     def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return (*shape[:-2], shape[-2] * self.factor, shape[-1] * self.factor)
+
+
+class GaussianBlur(LinearDegradation):
+    """y = k_σ * x: convolution with a normalised Gaussian kernel of std `sigma` px (size 2⌈3σ⌉ + 1 unless
+    `kernel_size` is given), reflect padding, as torchvision's gaussian_blur. Deblurring; compose with noise.
+    A Aᵀ of a wide blur is ill-conditioned, so its pseudo-inverse (data consistency) needs many CG iterations."""
+
+    def __init__(self, sigma: float, kernel_size: int | None = None) -> None:
+        if sigma <= 0:
+            raise ConfigError(f"degradation.sigma (blur) must be > 0, got {sigma}")
+        kernel_size = kernel_size or 2 * math.ceil(3 * sigma) + 1
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"degradation.kernel_size must be odd and positive, got {kernel_size}")
+        self.sigma, self.kernel_size = float(sigma), kernel_size
+
+    def check_image_size(self, height: int, width: int) -> None:
+        if self.kernel_size // 2 >= min(height, width):
+            raise ConfigError(
+                f"degradation.kernel_size={self.kernel_size} needs images larger than {self.kernel_size // 2} px "
+                f"(reflect padding), got {height}x{width}"
+            )
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return TF.gaussian_blur(x, [self.kernel_size] * 2, [self.sigma] * 2)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.operator(x)
+
+
+class Colorization(LinearDegradation):
+    """y = luma(x) = 0.299 R + 0.587 G + 0.114 B (ITU-R 601); lift(y) = g⁻¹(y) replicates the grey channel into
+    RGB. A Aᵀ = ‖w‖² I, so A⁺ is exact after one CG step."""
+
+    weights = (0.299, 0.587, 0.114)
+
+    def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if x.shape[1] != 3:
+            raise ValueError(f"colorization needs RGB images, got {x.shape[1]} channels")
+        return (x * x.new_tensor(self.weights).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.operator(x)
+
+    def lift(self, y: Tensor) -> Tensor:
+        return y.expand(-1, 3, *y.shape[2:])
+
+    def lifted_channels(self, channels: int) -> int:
+        if channels != 3:
+            raise ConfigError(f"degradation=colorization needs data.source.channels=3, got {channels}")
+        return 3
+
+    def image_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (shape[0], 3, *shape[2:])
+
+
+class JPEG(Degradation):
+    """y = decode(encode_jpeg(quantize₈(x), quality)) with libjpeg through torchvision (4:2:0 chroma for RGB).
+    `quality` in [1, 100], or [low, high] for a random integer quality per image (blind JPEG restoration).
+    Not linear: no adjoint, no data consistency."""
+
+    def __init__(self, quality: int | Sequence[int]) -> None:
+        low, high = (quality, quality) if isinstance(quality, int) else tuple(quality)
+        if not 1 <= low <= high <= 100:
+            raise ConfigError(f"degradation.quality must be in [1, 100] (a number or [low, high]), got {quality}")
+        self.low, self.high = int(low), int(high)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        qualities = torch.randint(self.low, self.high + 1, (len(x),), generator=generator, device=x.device)
+        pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+        out = [TF.jpeg(image, int(q)) for image, q in zip(pixels, qualities.tolist(), strict=True)]
+        return (torch.stack(out).to(x.device, x.dtype)) / 255
 
 
 class Inpainting(LinearDegradation):
