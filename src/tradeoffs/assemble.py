@@ -16,9 +16,11 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.loggers import WandbLogger
 
+from tradeoffs.callbacks.run_metadata import stored_config
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
+from tradeoffs.runs import load_checkpoint
 from tradeoffs.sweeps import lease  # noqa: F401  (registers the config resolvers)
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
@@ -62,6 +64,18 @@ def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     if model.channels != datamodule.source.channels:
         raise ConfigError(f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}")
     return model
+
+
+def restorer_from_checkpoint(ckpt_path: str | Path) -> Restorer:
+    """The restorer a checkpoint holds, rebuilt from the training config it carries, with its weights, frozen and
+    in eval mode (e.g. the prior of a fusion restorer)."""
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"model.prior.ckpt_path={ckpt_path}: no such checkpoint file")
+    checkpoint = load_checkpoint(path)
+    model = instantiate(stored_config(checkpoint, path).model)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval().requires_grad_(False)
 
 
 def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.Callback]) -> pl.Trainer:

@@ -12,9 +12,10 @@ Logged keys (`val/{axis}/{name}`):
 - uncertainty: `pooled` (U1) and `pooled_trace` over the errors of all K samples, `mse` (their per-pixel MSE, the
   ceiling U ≤ MSE), and with K ≥ 2 `spread` (U2), `mse_k_a`, `mse_k_b` (U3) and `pixel_std`; on the `gaussian`
   source with fixed-σ denoising also the closed forms `inherent` (N(X|Y)) and `val/distortion/mmse` (D*/d).
+Fusion restorers (BIGPrior) also log `hallucination`, the mean of their weight map φ.
 Each epoch also appends a row to `tradeoff_epochs.csv` and writes `images/val_epochNNN.png` (rows: observation, clean,
-K samples, per-pixel std map, |error| map of the first sample; maps are channel means scaled to their maximum),
-also logged to W&B as uint8.
+K samples, per-pixel std map, |error| map of the first sample (channel means scaled to their maximum), and for
+fusion restorers the map φ on [0, 1]), also logged to W&B as uint8.
 """
 
 import csv
@@ -146,14 +147,15 @@ class TradeoffMetrics(pl.Callback):
         return metrics
 
     @torch.no_grad()
-    def measure(self, pl_module: pl.LightningModule) -> tuple[dict[str, float], Tensor]:
-        """One pass over the subset; returns the logged values and the samples of the first `panel_images` inputs."""
+    def measure(self, pl_module: pl.LightningModule) -> tuple[dict[str, float], Tensor, Tensor | None]:
+        """One pass over the subset; returns the logged values, and the samples and hallucination maps (fusion
+        restorers) of the first `panel_images` inputs."""
         device, m = pl_module.device, self.metrics
         for metric in m.values():
             metric.reset()
             metric.to(device)
         self.features.to(device)
-        panel_samples = []
+        panel_samples, maps = [], []
         for start in range(0, self.num_images, self.batch_size):
             x = self.x[start : start + self.batch_size].to(device)
             y = self.y[start : start + self.batch_size].to(device)
@@ -174,6 +176,8 @@ class TradeoffMetrics(pl.Callback):
                 if "lpips_mean_k" in m:
                     m["lpips_mean_k"].update(mean, x)
             panel_samples.append(samples[: max(0, self.panel_images - start)].cpu())
+            if hasattr(pl_module, "hallucination_map"):
+                maps.append(pl_module.hallucination_map(y, generator=pl_module.eval_generator(0x3F, start)).cpu())
         values = {f"val/perception/{k}": v for name in ("perception", "samples") for k, v in m[name].compute().items()}
         for name in ("pooled", "spread", "averaging"):
             if name in m:
@@ -183,7 +187,10 @@ class TradeoffMetrics(pl.Callback):
         for name in ("lpips", "lpips_mean_k"):
             if name in m:
                 values[f"val/distortion/{name}"] = m[name].compute()
-        return {k: float(v) for k, v in values.items()}, torch.cat(panel_samples)
+        if maps:
+            values["val/uncertainty/hallucination"] = torch.cat(maps).double().mean()
+        phi = torch.cat(maps)[: self.panel_images] if maps else None
+        return {k: float(v) for k, v in values.items()}, torch.cat(panel_samples), phi
 
     def perception_floor(self, device: torch.device) -> dict[str, float]:
         """Clean B vs clean A, with the same sizes and pairing as the measurement: a perfect restorer's perception."""
@@ -208,7 +215,7 @@ class TradeoffMetrics(pl.Callback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        values, samples = self.measure(pl_module)
+        values, samples, phi = self.measure(pl_module)
         if self.reference is not None:
             values |= self.perception_floor(pl_module.device)
         epoch = trainer.current_epoch
@@ -218,18 +225,20 @@ class TradeoffMetrics(pl.Callback):
         pl_module.log_dict(values, on_epoch=True)
         if trainer.is_global_zero:
             append_row(self.output_dir / CSV_FILE, {"epoch": epoch, "step": trainer.global_step, **values})
-            self.log_panel(trainer, pl_module, samples, epoch)
+            self.log_panel(trainer, pl_module, samples, epoch, phi)
 
-    def log_panel(self, trainer: pl.Trainer, pl_module: pl.LightningModule, samples: Tensor, epoch: int) -> None:
+    def log_panel(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, samples: Tensor, epoch: int, phi: Tensor | None
+    ) -> None:
         n, c = len(samples), self.x.shape[1]
         x, observed = self.x[:n], pl_module.degradation.lift(self.y[:n].to(pl_module.device))[:, :c].cpu()
         std = samples.std(dim=1, correction=1) if samples.shape[1] > 1 else torch.zeros_like(x)
         std, error = std.mean(1, keepdim=True), (samples[:, 0] - x).abs().mean(1, keepdim=True)  # grey magnitudes
         std_map = (std / std.amax().clamp_min(1e-8)).expand(-1, c, -1, -1)
         error_map = (error / error.amax().clamp_min(1e-8)).expand(-1, c, -1, -1)
+        maps = [std_map, error_map] + ([phi.expand(-1, c, -1, -1)] if phi is not None else [])
         rows = [
-            torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], std_map[i : i + 1], error_map[i : i + 1]])
-            for i in range(n)
+            torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], *(m[i : i + 1] for m in maps)]) for i in range(n)
         ]
         image = panel(rows)
         (self.output_dir / "images").mkdir(parents=True, exist_ok=True)
@@ -237,6 +246,7 @@ class TradeoffMetrics(pl.Callback):
         caption = (
             f"epoch {epoch}: observation | clean | {samples.shape[1]} samples | per-pixel std "
             f"(max {std.amax():.3g}) | |error| (max {error.amax():.3g})"
+            + (" | hallucination map φ (0 = observation, 1 = prior)" if phi is not None else "")
         )
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
