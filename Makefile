@@ -21,11 +21,13 @@ venv: $(STAMP)  ## create/refresh the virtualenv (.venv) from pyproject.toml + c
 
 DEMO_DIR ?= logs/demo
 
-demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + tradeoff curves (CPU, < 10 minutes)
+demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + reference estimators + tradeoff curves (CPU, < 10 min)
 	$(BIN)/python -m tradeoffs.train experiment=demo model.adv_weight=0 ckpt_path=auto hydra.run.dir=$(DEMO_DIR)/base
 	$(BIN)/python -m tradeoffs.train -m experiment=demo sweep=demo hydra/launcher=devices \
 		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep
-	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep
+	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DEMO_DIR)/base/checkpoints/last.ckpt \
+		hydra.run.dir=$(DEMO_DIR)/references
+	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep $(DEMO_DIR)/references
 	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
 
 DIFFUSION_DIR ?= logs/demo_diffusion
@@ -36,7 +38,9 @@ demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion mod
 		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda
 	$(BIN)/python -m tradeoffs.evaluate -m "ckpt_path='$(DIFFUSION_DIR)/lambda/model.adv_weight=0/checkpoints/last.ckpt'" \
 		sweep=sampler_eta hydra.sweep.dir=$(DIFFUSION_DIR)/eta
-	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta
+	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt \
+		hydra.run.dir=$(DIFFUSION_DIR)/references
+	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta $(DIFFUSION_DIR)/references
 	@echo "curves: $(DIFFUSION_DIR)/lambda/perception_distortion.png (λ and η points); table: $(DIFFUSION_DIR)/lambda/tradeoff.csv"
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
