@@ -15,6 +15,7 @@ from PIL import Image
 from tradeoffs.assemble import compose_config
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise
+from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.natural import NaturalPhotos
 
 _scratch = tempfile.mkdtemp(prefix="tradeoffs-tests-")
@@ -65,6 +66,14 @@ def image_folder(tmp_path_factory) -> Path:
     (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (root / "notes.txt").write_text("not an image")
     return root
+
+
+def gaussian_denoising(correlation_length: float, num: int = 4000, seed: int = 1):
+    """(source, degradation, x, y): 1×4×4 Gaussian images with σ_x = 0.1 under noise σ_n = 0.1."""
+    source = GaussianImages(crop_size=4, std=0.1, correlation_length=correlation_length, num_val=num)
+    degradation = GaussianNoise(0.1)
+    x = source.validation_images()
+    return source, degradation, x, degradation(x, torch.Generator().manual_seed(seed))
 
 
 def quiet_trainer(**kwargs) -> pl.Trainer:

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.conftest import gaussian_denoising
 from tradeoffs.data.degradations import Downsample, GaussianNoise, Inpainting
 from tradeoffs.data.discrete import DiscreteImages
 from tradeoffs.data.gaussian import GaussianImages
@@ -58,10 +59,7 @@ def test_discrete_oracles_agree_with_the_integrated_risks():
 
 @pytest.fixture(scope="module")
 def gaussian_case():
-    source = GaussianImages(crop_size=4, std=0.1, correlation_length=2.0, num_val=4000)
-    degradation = GaussianNoise(0.1)
-    x = source.validation_images()
-    y = degradation(x, torch.Generator().manual_seed(3))
+    source, degradation, x, y = gaussian_denoising(correlation_length=2.0, seed=3)
     return source, degradation, x, y, GaussianDenoisingTheory.from_prior(source.covariance, 0.01)
 
 

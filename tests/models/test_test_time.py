@@ -4,6 +4,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from tests.conftest import gaussian_denoising
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.errors import ConfigError
@@ -16,11 +17,7 @@ from tradeoffs.theory.gaussian import GaussianDenoisingTheory
 @pytest.fixture(scope="module")
 def case():
     """White Gaussian images, σ_x = σ_n = 0.1: per-pixel D* = 0.005 (O1 scaled by 0.01)."""
-    source = GaussianImages(crop_size=4, std=0.1, correlation_length=0.0, num_val=4000)
-    degradation = GaussianNoise(0.1)
-    x = source.validation_images()
-    y = degradation(x, torch.Generator().manual_seed(1))
-    return source, degradation, x, y
+    return gaussian_denoising(correlation_length=0.0)
 
 
 def mse(restorer, x, y, seed=0):
