@@ -163,7 +163,8 @@ def test_a_perfect_restorer_scores_exactly_the_floor():
 
     callback = TradeoffMetrics("unused", num_images=8, num_samples=2, patch_size=2, kid_subsets=3, batch_size=3)
     callback.setup(SimpleNamespace(datamodule=datamodule), Identity(), "fit")
-    values, _ = callback.measure(Identity())
+    values, _, maps = callback.measure(Identity())
+    assert maps is None  # no hallucination map: not a fusion restorer
     floor = callback.perception_floor(torch.device("cpu"))
     for name in ("fd", "renyi", "kid", "swd"):
         assert values[f"val/perception/{name}"] == pytest.approx(floor[f"val/perception/{name}_floor"], abs=1e-9)
