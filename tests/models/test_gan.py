@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import photo_datamodule, quiet_trainer
+from tests.conftest import gaussian_denoising, photo_datamodule, quiet_trainer
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.errors import ConfigError, NonFiniteLossError
@@ -207,3 +207,32 @@ def test_pscgan_needs_a_stochastic_generator():
         tiny_gan(distortion_on="mean_of_samples")
     with pytest.raises(ConfigError, match="model.distortion_on must be 'sample' or 'mean_of_samples'"):
         tiny_gan(distortion_on="median")
+
+
+class WienerSampler(nn.Module):
+    """A generator that is the exact posterior sampler of white Gaussian pixels N(μ, s²) under noise σ:
+    x̂ = μ + w(y − μ) + sqrt(w)·σ·z with w = s²/(s² + σ²), posterior variance w·σ²."""
+
+    stochastic, noise_channels = True, 1
+
+    def __init__(self, in_channels: int, out_channels: int, mean: float, std: float, sigma: float) -> None:
+        super().__init__()
+        self.mean, self.w, self.sigma = mean, std**2 / (std**2 + sigma**2), sigma
+
+    def forward(self, lifted, z):
+        return self.mean + self.w * (lifted - self.mean) + math.sqrt(self.w) * self.sigma * z
+
+
+@pytest.mark.parametrize(("distortion_on", "factor"), [("sample", 2.0), ("mean_of_samples", 1 + 1 / 8)])
+def test_pscgan_loss_of_a_posterior_sampler_is_dstar_times_one_plus_one_over_m(distortion_on, factor):
+    """Per-sample MSE charges a posterior sampler 2·D* (the MMSE estimator pays D*: collapse wins by D*); the
+    PSCGAN loss charges it D*·(1 + 1/M), only D*/M above the MMSE (MATH.md §2, §5). Here D* = 0.005 per pixel."""
+    source, degradation, x, y = gaussian_denoising(correlation_length=0.0, num=8000)
+    model = tiny_gan(
+        generator=partial(WienerSampler, mean=0.5, std=0.1, sigma=0.1),
+        distortion_on=distortion_on,
+        num_distortion_samples=8,
+        ema_decay=None,
+    )
+    _, loss = model.training_output(x, y, generator_for(41))
+    assert loss.item() == pytest.approx(0.005 * factor, rel=0.02)
