@@ -18,6 +18,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from tradeoffs.callbacks.run_metadata import stored_config
 from tradeoffs.data.datamodule import RestorationDataModule
+from tradeoffs.data.degradations import Degradation
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.runs import load_checkpoint
@@ -66,14 +67,19 @@ def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     return model
 
 
-def restorer_from_checkpoint(ckpt_path: str | Path) -> Restorer:
+def restorer_from_checkpoint(ckpt_path: str | Path, degradation: Degradation | None = None) -> Restorer:
     """The restorer a checkpoint holds, rebuilt from the training config it carries, with its weights, frozen and
-    in eval mode (e.g. the prior of a fusion restorer)."""
+    in eval mode (e.g. the prior of a fusion restorer); ConfigError if it was trained on another `degradation`."""
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
         raise ConfigError(f"model.prior.ckpt_path={ckpt_path}: no such checkpoint file")
     checkpoint = load_checkpoint(path)
     model = instantiate(stored_config(checkpoint, path).model)
+    if degradation is not None and repr(model.degradation) != repr(degradation):
+        raise ConfigError(
+            f"model.prior.ckpt_path={ckpt_path} restores {model.degradation!r}, "
+            f"this run's degradation is {degradation!r}"
+        )
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval().requires_grad_(False)
 

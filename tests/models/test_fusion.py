@@ -66,6 +66,9 @@ def test_checkpoint_prior_is_frozen_and_kept_in_eval_mode(train_config):
     y = next(iter(datamodule.val_dataloader()))["y"][:2]
     samples = fusion.restore(y, 3, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (2, 3, *y.shape[1:]) and samples.std(dim=1).mean() > 0  # a stochastic prior stays so
+    mismatch = train_config(*prior_cfg, "degradation.sigma=0.2", run="mismatch", experiment="bigprior_gaussian")
+    with pytest.raises(ConfigError, match=r"restores GaussianNoise\(low=0.1, high=0.1\), this run's degradation is"):
+        build_model(mismatch, build_datamodule(mismatch))
 
 
 def test_fusion_run_logs_the_hallucination_map(train_config):

@@ -24,6 +24,10 @@ class Degradation(ABC):
     @abstractmethod
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor: ...
 
+    def __repr__(self) -> str:
+        """`Name(param=value, ...)`: equal for degradations that produce the same observations."""
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
     def lift(self, y: Tensor) -> Tensor:
         return y
 
