@@ -66,7 +66,8 @@ def transport(t: Traversed) -> Iterator[Setting]:
 
         def build(alpha: float = alpha) -> Restorer:
             nonlocal fitted
-            fitted = fitted or fit_transport(t)
+            if fitted is None:
+                fitted = fit_transport(t)
             fitted.alpha = float(alpha)
             return fitted
 
