@@ -78,7 +78,7 @@ def references(t: Traversed) -> Iterator[Setting]:
     model, source, degradation = t.model, t.datamodule.source, t.datamodule.degradation
     builders = {
         "observation": lambda: ObservationRestorer(degradation, model.channels, model.seed),
-        "clean_draw": lambda: CleanDrawRestorer(degradation, source, model.seed),
+        "clean_draw": lambda: CleanDrawRestorer(degradation, t.datamodule.val_pairs.x, model.seed),
         "model": lambda: model,
     }
     for kind in ("mmse", "map", "sample"):

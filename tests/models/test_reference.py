@@ -43,11 +43,10 @@ def test_discrete_posterior_mean_matches_o6_at_given_observations():
 def test_discrete_estimators_have_the_risks_of_o6(discrete_pairs, kind, oracle):
     source, x, y = discrete_pairs  # 256 000 pixels: Monte-Carlo error < 1%
     degradation = GaussianNoise(SIGMA)
-    restorer = (
-        CleanDrawRestorer(degradation, source) if kind == "clean_draw" else exact_posterior(source, degradation, kind)
-    )
-    if kind == "clean_draw":  # per-image draws: use fewer images, the risk is the same
-        x, y = x[:200], y[:200]
+    if kind == "clean_draw":  # draws from the same 1000 images: its own image comes up with probability 1/1000
+        restorer = CleanDrawRestorer(degradation, x)
+    else:
+        restorer = exact_posterior(source, degradation, kind)
     assert pixels_mse(restorer, x, y) / SCALE**2 == pytest.approx(oracle, rel=0.02)
 
 
@@ -108,8 +107,7 @@ def test_observation_restorer_is_g_inverse(degradation, expected):
 
 
 def test_clean_draws_are_seeded_and_ignore_the_observation():
-    source = DiscreteImages(crop_size=4)
-    restorer = CleanDrawRestorer(GaussianNoise(0.1), source)
+    restorer = CleanDrawRestorer(GaussianNoise(0.1), DiscreteImages(crop_size=4).validation_images())
     y = torch.zeros(2, 1, 4, 4)
     a = restorer.restore(y, 3, generator=torch.Generator().manual_seed(5))
     b = restorer.restore(y + 1, 3, generator=torch.Generator().manual_seed(5))

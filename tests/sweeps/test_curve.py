@@ -4,10 +4,12 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 
 from tradeoffs.curve import main, make_curves
+from tradeoffs.curves.plot import spans_decades
 from tradeoffs.curves.table import pareto_front
 from tradeoffs.curves.theory_overlay import overlay_for
 
@@ -144,3 +146,10 @@ def test_an_eta_sweep_is_drawn_beside_the_lambda_sweep(sweep, tmp_path):
     assert "eta: Spearman ρ(η, val/distortion/mse) = +1.00" in result["summary"]
     assert (out / "perception_distortion.png").stat().st_size > 0
     assert main([str(sweep), str(eta), "--out", str(tmp_path / "cli"), "--wandb", "disabled"]) == 0
+
+
+def test_axes_spanning_decades_are_drawn_on_a_log_scale():
+    assert spans_decades(np.array([0.003, 0.0035, 0.2]))  # a λ sweep beside a random clean draw
+    assert not spans_decades(np.array([0.003, 0.0035, 0.02]))
+    assert not spans_decades(np.array([0.0, 0.003, 0.2]))  # zero or negative values (e.g. KID) stay linear
+    assert not spans_decades(np.array([0.5]))

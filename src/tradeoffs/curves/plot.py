@@ -38,6 +38,12 @@ def finite_points(rows: list[dict], plane: Plane) -> list[dict]:
     ]
 
 
+def spans_decades(values: np.ndarray) -> bool:
+    """Log scale for an axis whose positive values span more than a factor of 10 (e.g. reference estimators
+    such as a random clean draw beside a λ sweep), so the sweep's own spread stays visible."""
+    return len(values) > 1 and bool((values > 0).all()) and values.max() > 10 * values.min()
+
+
 def plot_plane(
     rows: list[dict], plane: Plane, out_dir: Path, trajectories: dict[str, list[dict]] | None = None
 ) -> list[Path]:
@@ -84,6 +90,10 @@ def plot_plane(
         top = max(xs.max(initial=0), ys.max(initial=0)) * 1.05
         ax.plot([0, top], [0, top], color="0.3", lw=1, label=plane.diagonal)
     ax.set(xlabel=plane.x, ylabel=plane.y, title=plane.title)
+    if spans_decades(ys):
+        ax.set_yscale("log")
+    if spans_decades(xs):
+        ax.set_xscale("log")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     paths = [out_dir / f"{plane.name}.png", out_dir / f"{plane.name}.svg"]
