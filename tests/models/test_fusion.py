@@ -11,7 +11,8 @@ from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise, Inpainting
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.errors import ConfigError
-from tradeoffs.models.fusion import FusionRestorer, PriorMean, WeightMapNetwork
+from tradeoffs.models.fusion import FusionRestorer, WeightMapNetwork
+from tradeoffs.models.reference import PriorMean
 from tradeoffs.train import train
 
 

@@ -14,9 +14,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.data.sources import ImageSource
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
 
@@ -38,25 +36,9 @@ class WeightMapNetwork(nn.Module):
         return torch.sigmoid(self.net(inputs))
 
 
-class PriorMean(Restorer):
-    """x̂ = E[X] whatever y is (the `gaussian` source's μ, else the mean of `num_draws` training draws): the prior
-    of BIGPrior's Gaussian check, and a reference estimator with no fidelity and no diversity."""
-
-    def __init__(self, degradation: Degradation, source: ImageSource, num_draws: int = 256, seed: int = 0) -> None:
-        super().__init__(degradation, source.channels, seed)
-        if isinstance(source, GaussianImages):
-            mean = source.mean.float().view(source.channels, source.size, source.size)
-        else:
-            draws = generator_for(seed, 0xA7)
-            mean = torch.stack([source.sample(draws) for _ in range(num_draws)]).mean(0)
-        self.register_buffer("mean", mean)
-
-    def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        return self.mean.expand(len(y), num_samples, *self.mean.shape).to(y.dtype)
-
-
 class FusionRestorer(Restorer):
-    """`prior` is a trained restorer (built by `tradeoffs.assemble.restorer_from_checkpoint`) or a `PriorMean`;
+    """`prior` is a trained restorer (built by `tradeoffs.assemble.restorer_from_checkpoint`) or a
+    `tradeoffs.models.reference.PriorMean`;
     `weight_map` a factory completed with its input channels; ρ = `sparsity`."""
 
     def __init__(

@@ -3,6 +3,7 @@
 - `ObservationRestorer`: g⁻¹(y), the observation on the image grid (identity for denoising, the masked image for
   inpainting, bicubic upsampling for super-resolution, replicated grey for colorization): no hallucination at all.
 - `CleanDrawRestorer`: an independent clean image that ignores y: perfect perception, no fidelity (MSE = 2·Var X).
+- `PriorMean`: E[X] whatever y is (the prior of BIGPrior's Gaussian check).
 - `ExactPosteriorRestorer` (the `gaussian` and `discrete` sources under fixed-σ denoising): the MMSE estimator
   E[X|Y], the MAP estimator argmax p(x|y) and the posterior sampler X̂ ~ p(x|y) (MSE = 2·D*, perfect perception).
 """
@@ -15,6 +16,7 @@ from torch import Tensor
 from tradeoffs.data.degradations import Degradation, GaussianNoise
 from tradeoffs.data.discrete import DiscreteImages
 from tradeoffs.data.gaussian import GaussianImages
+from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
 from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
@@ -44,6 +46,23 @@ class CleanDrawRestorer(Restorer):
         device = generator.device if generator is not None else y.device
         index = torch.randint(len(self.images), (len(y) * num_samples,), generator=generator, device=device)
         return self.images[index.cpu()].to(y.device).view(len(y), num_samples, *self.images.shape[1:])
+
+
+class PriorMean(Restorer):
+    """x̂ = E[X] whatever y is (the `gaussian` source's μ, else the mean of `num_draws` training draws): the prior
+    of BIGPrior's Gaussian check, and a reference estimator with no fidelity and no diversity."""
+
+    def __init__(self, degradation: Degradation, source: ImageSource, num_draws: int = 256, seed: int = 0) -> None:
+        super().__init__(degradation, source.channels, seed)
+        if isinstance(source, GaussianImages):
+            mean = source.mean.float().view(source.channels, source.size, source.size)
+        else:
+            draws = generator_for(seed, 0xA7)
+            mean = torch.stack([source.sample(draws) for _ in range(num_draws)]).mean(0)
+        self.register_buffer("mean", mean)
+
+    def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        return self.mean.expand(len(y), num_samples, *self.mean.shape).to(y.dtype)
 
 
 class ExactPosteriorRestorer(Restorer):
