@@ -93,7 +93,11 @@ def test_transport_fits_and_runs(checkpoints, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["traversal=interpolation", "traversal.mmse_ckpt_path=other_noise"], "degradation"),
+        (
+            ["traversal=interpolation", "traversal.mmse_ckpt_path=other_noise"],
+            r"restores GaussianNoise\(low=0.3, high=0.3\), this run's degradation is GaussianNoise\(low=0.1",
+        ),
+        (["traversal=interpolation"], "traversal.mmse_ckpt_path=None: no such checkpoint file"),
         (["traversal=interpolation", "traversal.mmse_ckpt_path=/nowhere.ckpt"], "traversal.mmse_ckpt_path"),
         (["traversal=references", "traversal.estimators=[oracle]"], "unknown estimator 'oracle'"),
         (["traversal=transport", "traversal.patch_size=5"], "traversal.patch_size=5"),

@@ -67,18 +67,20 @@ def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     return model
 
 
-def restorer_from_checkpoint(ckpt_path: str | Path, degradation: Degradation | None = None) -> Restorer:
+def restorer_from_checkpoint(
+    ckpt_path: str | Path, degradation: Degradation | None = None, key: str = "model.prior.ckpt_path"
+) -> Restorer:
     """The restorer a checkpoint holds, rebuilt from the training config it carries, with its weights, frozen and
-    in eval mode (e.g. the prior of a fusion restorer); ConfigError if it was trained on another `degradation`."""
-    path = Path(ckpt_path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"model.prior.ckpt_path={ckpt_path}: no such checkpoint file")
+    in eval mode (a fusion prior, an interpolation partner); ConfigError naming `key` if the file is missing or the
+    restorer was trained on another `degradation`."""
+    path = Path(str(ckpt_path)).expanduser()
+    if ckpt_path is None or not path.is_file():
+        raise ConfigError(f"{key}={ckpt_path}: no such checkpoint file")
     checkpoint = load_checkpoint(path)
     model = instantiate(stored_config(checkpoint, path).model)
     if degradation is not None and repr(model.degradation) != repr(degradation):
         raise ConfigError(
-            f"model.prior.ckpt_path={ckpt_path} restores {model.degradation!r}, "
-            f"this run's degradation is {degradation!r}"
+            f"{key}={ckpt_path} restores {model.degradation!r}, this run's degradation is {degradation!r}"
         )
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval().requires_grad_(False)

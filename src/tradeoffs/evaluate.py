@@ -42,12 +42,11 @@ def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> Dic
     return train_cfg
 
 
-def checked_request(cfg: DictConfig, key: str = "ckpt_path") -> Path:
-    """The checkpoint file at the dotted key `key` of cfg, checked to exist; also checks that split is val or test."""
-    value = OmegaConf.select(cfg, key)
-    ckpt_path = Path(str(value)).expanduser()
-    if value is None or not ckpt_path.is_file():
-        raise ConfigError(f"{key}={value}: no such checkpoint file")
+def checked_request(cfg: DictConfig) -> Path:
+    """`cfg.ckpt_path` as a path, checked to exist; also checks that `cfg.split` is val or test."""
+    ckpt_path = Path(cfg.ckpt_path).expanduser()
+    if not ckpt_path.is_file():
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
     return ckpt_path

@@ -24,14 +24,14 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import CONFIG_DIR
+from tradeoffs.assemble import CONFIG_DIR, restorer_from_checkpoint
 from tradeoffs.data.datamodule import DegradedDraws, RestorationDataModule
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.evaluate import checked_request, load_restorer, measure
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
-from tradeoffs.runs import RESULTS_FILE, config_changes, finished_results, write_json
+from tradeoffs.runs import RESULTS_FILE, finished_results, write_json
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +97,14 @@ TRAVERSALS = {f.__name__: f for f in (averaging, interpolation, transport, refer
 
 
 def mmse_partner(t: Traversed) -> Restorer:
-    """The checkpoint at traversal.mmse_ckpt_path, loaded as stored (no sampler knobs or overrides), after checking
-    that it restores the same data and degradation as `ckpt_path`."""
-    path = checked_request(t.cfg, "traversal.mmse_ckpt_path")
-    plain = OmegaConf.merge(t.cfg, {"model": {"sampler": dict.fromkeys(t.cfg.model.sampler)}, "overrides": []})
-    partner_cfg, _, partner = load_restorer(plain, path)
-    for key in ("data", "degradation"):
-        changes = config_changes(OmegaConf.to_container(t.train_cfg[key]), OmegaConf.to_container(partner_cfg[key]))
-        if changes:
-            raise ConfigError(f"traversal.mmse_ckpt_path={path} was trained on other {key}: {changes[0]}")
+    """The restorer at traversal.mmse_ckpt_path, as stored (no sampler knobs or overrides), after checking that it
+    restores the same degradation and channels as `ckpt_path`."""
+    path = OmegaConf.select(t.cfg, "traversal.mmse_ckpt_path")  # None when left at ??? : named in the error
+    partner = restorer_from_checkpoint(path, t.datamodule.degradation, key="traversal.mmse_ckpt_path")
+    if partner.channels != t.model.channels:
+        raise ConfigError(
+            f"traversal.mmse_ckpt_path={path} restores {partner.channels}-channel images, ckpt_path {t.model.channels}"
+        )
     return partner
 
 
