@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-diffusion train test test-fast lint format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast lint format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,15 +20,25 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)  ## create/refresh the virtualenv (.venv) from pyproject.toml + constraints.txt
 
 DEMO_DIR ?= logs/demo
+SEED     ?= 0
+# A readable console: one line per job as it starts and ends; Lightning's messages, model tables and warnings go to
+# each run's train.log only.
+QUIET       := hydra/job_logging=summary hydra/hydra_logging=disabled
+QUIET_TRAIN := $(QUIET) '~callbacks.progress_bar' ++trainer.enable_progress_bar=false
+export WANDB_SILENT := true
 
-demo: $(STAMP)  ## λ sweep of denoising GANs on the bundled photos + reference estimators + tradeoff curves (CPU, < 10 min)
-	$(BIN)/python -m tradeoffs.train experiment=demo model.adv_weight=0 ckpt_path=auto hydra.run.dir=$(DEMO_DIR)/base
-	$(BIN)/python -m tradeoffs.train -m experiment=demo sweep=demo hydra/launcher=devices \
-		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep
+demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, ~4 min)
+	$(BIN)/python -m tradeoffs.train experiment=demo seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
+		hydra.run.dir=$(DEMO_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.train -m experiment=demo seed=$(SEED) sweep=demo hydra/launcher=devices \
+		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DEMO_DIR)/base/checkpoints/last.ckpt \
-		hydra.run.dir=$(DEMO_DIR)/references
+		hydra.run.dir=$(DEMO_DIR)/references $(QUIET)
 	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep $(DEMO_DIR)/references
-	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
+	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png, strip.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
+
+demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and the checks of its claims across them
+	bash scripts/demo_seeds.sh
 
 DIFFUSION_DIR ?= logs/demo_diffusion
 

@@ -15,26 +15,28 @@ from pathlib import Path
 import wandb
 from scipy.stats import spearmanr
 
+from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE
 from tradeoffs.curves.plot import Plane, finite_points, plot_plane
+from tradeoffs.curves.strip import STRIP_FILE, PanelSamples, draw_strip
 from tradeoffs.curves.table import SYMBOLS, W2, check_keys, job_rows, pareto_front, write_csv
 from tradeoffs.curves.theory_overlay import Overlay, overlay_for
 from tradeoffs.sweeps.collect import Job, collect
 
 log = logging.getLogger("tradeoffs.curve")
-MSE, POOLED, RENYI, SUBSET_MSE = (
-    "val/distortion/mse",
-    "val/uncertainty/pooled",
-    "val/perception/renyi",
-    "val/uncertainty/mse",
-)
+# One-sample MSE on the metrics subset (the images and samples perception is measured on), the whole validation
+# set's one-sample MSE, and the MSE of all K samples on the subset (the images and samples U1 pools).
+SUBSET_MSE, MSE, SAMPLES_MSE = "val/distortion/mse_subset", "val/distortion/mse", "val/uncertainty/mse"
+POOLED, RENYI = "val/uncertainty/pooled", "val/perception/renyi"
 
 
 def planes(x: str, y: str, overlay: Overlay | None) -> list[Plane]:
+    """Perception–distortion (x, y), uncertainty–perception and uncertainty–distortion; every pair of axes is
+    measured on the same validation inputs (the metrics subset)."""
     pd = Plane("perception_distortion", x, y, "perception–distortion")
     up = Plane("uncertainty_perception", RENYI, POOLED, "uncertainty–perception")
-    ud = Plane("uncertainty_distortion", SUBSET_MSE, POOLED, "uncertainty–distortion", diagonal="U = per-pixel MSE")
+    ud = Plane("uncertainty_distortion", SAMPLES_MSE, POOLED, "uncertainty–distortion", diagonal="U = per-pixel MSE")
     if overlay is not None:
-        if y == MSE and x in (W2, "val/perception/fd"):
+        if y in (SUBSET_MSE, MSE) and x in (W2, "val/perception/fd"):
             to_w2 = (lambda v: v) if x == W2 else (lambda v: v**0.5)
             pd.curves.append(("D(P) (Freirich et al.)", lambda v: overlay.distortion(to_w2(v))))
             pd.levels += [("MMSE D*", overlay.mmse), ("2·MMSE (posterior sampler)", 2 * overlay.mmse)]
@@ -95,8 +97,12 @@ def make_curves(
         figures += plot_plane(rows, plane, out_dir, trajectories)
     if overlay is not None:
         for r in rows:
-            if r["status"] == "finished" and W2 in r and MSE in r:
-                r["excess_over_bound"] = overlay.excess_over_bound(r[W2], r[MSE])
+            if r["status"] == "finished" and W2 in r and y in r and y in (SUBSET_MSE, MSE):
+                r["excess_over_bound"] = overlay.excess_over_bound(r[W2], r[y])
+            if r["status"] == "finished" and RENYI in r and POOLED in r:
+                r["uncertainty_over_bound"] = r[POOLED] / float(overlay.uncertainty(r[RENYI]))
+    strip = draw_strip(strip_panels(jobs, rows), out_dir / STRIP_FILE)
+    figures += [strip] if strip is not None else []
     table = write_csv(rows, out_dir / "tradeoff.csv")
     if epochs:
         write_csv(
@@ -112,6 +118,19 @@ def make_curves(
         "correlations": correlations,
         "summary": summarize(jobs, rows, correlations),
     }
+
+
+def strip_panels(jobs: list[Job], rows: list[dict]) -> list[PanelSamples]:
+    """The strip's columns: finished jobs with a numeric swept value (λ, η, k, α; not reference estimators) that
+    saved panel samples, sweep by sweep in ascending swept value."""
+    chosen = [
+        (r["sweep"], r["swept"], r["label"], j.directory / PANEL_SAMPLES_FILE)
+        for j, r in zip(jobs, rows, strict=True)
+        if r["status"] == "finished" and not math.isnan(r["swept"]) and (j.directory / PANEL_SAMPLES_FILE).is_file()
+    ]
+    order = {sweep: i for i, sweep in enumerate(dict.fromkeys(r["sweep"] for r in rows))}
+    chosen.sort(key=lambda c: (order[c[0]], c[1]))
+    return [PanelSamples.load(label, path) for _, _, label, path in chosen]
 
 
 def log_summary_run(sweep_dirs: list[Path], out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:
@@ -137,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tradeoffs-curve", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dirs", type=Path, nargs="+", metavar="SWEEP_DIR", help="a sweep; more are drawn beside")
     parser.add_argument("--x", default="val/perception/fd", help="perception key of the perception–distortion plane")
-    parser.add_argument("--y", default=MSE, help="distortion key of the perception–distortion plane")
+    parser.add_argument("--y", default=SUBSET_MSE, help="distortion key of the perception–distortion plane")
     parser.add_argument("--out", type=Path, help="output directory (default: the first sweep directory)")
     parser.add_argument("--epochs", action="store_true", help="also collect every epoch and draw each job's path")
     parser.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])

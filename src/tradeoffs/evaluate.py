@@ -23,9 +23,10 @@ from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.models.restorer import Restorer
-from tradeoffs.runs import RESULTS_FILE, finished_results, load_checkpoint, scalar_metrics, write_json
+from tradeoffs.runs import RESULTS_FILE, finished_results, headline, load_checkpoint, scalar_metrics, write_json
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("tradeoffs.progress")
 
 
 def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> DictConfig:
@@ -111,11 +112,13 @@ def evaluate(cfg: DictConfig) -> dict:
         results["sampler"] = OmegaConf.to_container(train_cfg.model.sampler)
     write_json(output_dir / RESULTS_FILE, results)
     log.info("evaluation of %s: %s", ckpt_path, results["metrics"])
+    progress.info("evaluated %s %s: %s", ckpt_path, " ".join(results["overrides"]), headline(metrics))
     return results
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    logging.captureWarnings(True)
     try:
         evaluate(cfg)
     except (ConfigError, EstimatorInputError) as error:

@@ -1,8 +1,9 @@
-"""A CSV logger that appends on resume (Lightning's deletes an existing metrics.csv)."""
+"""Loggers: a CSV logger that appends on resume (Lightning's deletes an existing metrics.csv), and W&B without a
+deprecated setting."""
 
 import csv
 
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
@@ -27,3 +28,12 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+class WandbRunLogger(WandbLogger):
+    """Lightning's WandbLogger without the `anonymous` setting it always passes to `wandb.init`, which W&B has
+    deprecated and warns about on every run."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._wandb_init.pop("anonymous", None)

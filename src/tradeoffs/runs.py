@@ -63,6 +63,19 @@ def scalar_metrics(metrics: Mapping) -> dict[str, float]:
     return out
 
 
+HEADLINE = {
+    "val/perception/fd": "fd",
+    "val/distortion/mse_subset": "MSE",
+    "val/uncertainty/pooled": "U1",
+    "val/uncertainty/spread": "U2",
+}
+
+
+def headline(metrics: Mapping) -> str:
+    """The final numbers a progress line shows: `fd 0.0123, MSE 0.0440, U1 …` (the keys that were logged)."""
+    return ", ".join(f"{name} {float(metrics[key]):.4g}" for key, name in HEADLINE.items() if key in metrics)
+
+
 def finished_results(output_dir: Path) -> dict | None:
     path = output_dir / RESULTS_FILE
     return json.loads(path.read_text()) if path.is_file() else None

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -18,6 +19,7 @@ from tradeoffs.runs import (
     RESULTS_FILE,
     config_changes,
     finished_results,
+    headline,
     load_checkpoint,
     record_failure,
     resolve_checkpoint,
@@ -27,6 +29,15 @@ from tradeoffs.runs import (
 from tradeoffs.sweeps.lease import in_multirun, leased_devices
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("tradeoffs.progress")  # one line per job as it starts and ends
+
+
+def job_title(cfg: DictConfig) -> str:
+    """`demo_digits λ=0.1 seed=0`: what a progress line calls the job."""
+    adv_weight = cfg.model.get("adv_weight")
+    return " ".join(
+        [cfg.experiment_name, *([f"λ={adv_weight:g}"] if adv_weight is not None else []), f"seed={cfg.seed}"]
+    )
 
 
 def train(cfg: DictConfig) -> dict:
@@ -34,12 +45,25 @@ def train(cfg: DictConfig) -> dict:
 
     With ckpt_path=auto a finished run (results.json present) is skipped and an unfinished one resumed."""
     output_dir = Path(cfg.paths.output_dir)
+    title = job_title(cfg)
     if cfg.ckpt_path == "auto" and (done := finished_results(output_dir)) is not None:
         log.info("%s finished already (results.json): skipped", output_dir)
+        progress.info("%s: finished already, skipped (%s)", title, headline(done["metrics"]))
         return done
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
+    start = time.monotonic()
+    verb = f"resuming {ckpt_path.name}" if ckpt_path is not None else "training"
+    progress.info("%s: %s, %d epochs -> %s", title, verb, cfg.trainer.max_epochs, output_dir)
     with leased_devices(cfg):
-        return fit_and_report(cfg, output_dir, ckpt_path)
+        results = fit_and_report(cfg, output_dir, ckpt_path)
+    progress.info(
+        "%s: done, %d epochs in %.0f s: %s",
+        title,
+        results["epochs"],
+        time.monotonic() - start,
+        headline(results["metrics"]),
+    )
+    return results
 
 
 def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) -> dict:
@@ -85,6 +109,7 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
     """Errors are recorded in the run dir's failures.jsonl; in a sweep a failed job never stops the others."""
+    logging.captureWarnings(True)  # warnings go where the job's log goes (hydra/job_logging=summary: train.log)
     try:
         train(cfg)
     except Exception as error:

@@ -31,9 +31,10 @@ from tradeoffs.evaluate import checked_request, load_restorer, measure
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
-from tradeoffs.runs import RESULTS_FILE, finished_results, write_json
+from tradeoffs.runs import RESULTS_FILE, finished_results, headline, write_json
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("tradeoffs.progress")
 
 Setting = tuple[str, list[str], Callable[[], Restorer]]  # (job name, its overrides, restorer factory)
 PREDICTED = "val/distortion/mse_predicted"
@@ -153,6 +154,7 @@ def traverse(cfg: DictConfig) -> dict[str, dict]:
             OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
             write_json(job_dir / RESULTS_FILE, results)
             log.info("%s: %s", name, metrics)
+            progress.info("%s %s: %s", cfg.traversal.name, name, headline(metrics))
         done[name] = results
     return done
 
@@ -169,6 +171,7 @@ def add_prediction(name: str, results: dict, done: dict[str, dict]) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="traverse")
 def main(cfg: DictConfig) -> None:
+    logging.captureWarnings(True)
     try:
         traverse(cfg)
     except (ConfigError, EstimatorInputError) as error:

@@ -5,13 +5,14 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
 import torchvision
 from hydra.utils import instantiate
 
-from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
+from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE, TradeoffMetrics
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
@@ -29,6 +30,9 @@ ALWAYS = [
     "val/distortion/mse",
     "val/distortion/psnr",
     "val/distortion/ssim",
+    "val/distortion/mse_subset",
+    "val/distortion/psnr_subset",
+    "val/distortion/ssim_subset",
     "val/perception/fd",
     "val/perception/renyi",
     "val/perception/kid",
@@ -170,3 +174,52 @@ def test_a_perfect_restorer_scores_exactly_the_floor():
         assert values[f"val/perception/{name}"] == pytest.approx(floor[f"val/perception/{name}_floor"], abs=1e-9)
     assert floor["val/perception/fd_floor"] > 0
     assert values["val/uncertainty/mse"] == 0 and values["val/uncertainty/pooled"] == 0
+
+
+def test_the_subset_distortion_comes_from_the_images_and_samples_perception_sees():
+    """`*_subset` is the one-sample distortion of the metrics subset, not of the whole validation set."""
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=24)
+    datamodule = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=4)
+    datamodule.setup("fit")
+
+    class Shifted(pl.LightningModule):
+        """Sample k of y is y + 0.01·k: the first sample is the observation itself."""
+
+        degradation = GaussianNoise(0.1)
+
+        def restore(self, y, num_samples=1, generator=None):
+            shifts = 0.01 * torch.arange(num_samples, dtype=y.dtype).view(1, -1, 1, 1, 1)
+            return y.unsqueeze(1) + shifts
+
+        def eval_generator(self, *keys):
+            return None
+
+    callback = TradeoffMetrics("unused", num_images=8, num_samples=3, patch_size=2, kid_subsets=3, batch_size=3)
+    callback.setup(SimpleNamespace(datamodule=datamodule), Shifted(), "fit")
+    values, samples, _ = callback.measure(Shifted())
+    subset_mse = (callback.y - callback.x).square().mean().item()
+    whole_mse = (datamodule.val_pairs.y - datamodule.val_pairs.x).square().mean().item()
+    assert values["val/distortion/mse_subset"] == pytest.approx(subset_mse, rel=1e-5)
+    assert abs(subset_mse - whole_mse) > 1e-5  # a different set of images: the two keys differ
+    # all K samples: the shifts add (0² + 0.01² + 0.02²)/3 to the subset's MSE, plus the cross term
+    offsets = 0.01 * torch.arange(3).view(1, -1, 1, 1, 1)
+    all_k = (callback.y.unsqueeze(1) + offsets - callback.x.unsqueeze(1)).square().mean().item()
+    assert values["val/uncertainty/mse"] == pytest.approx(all_k, rel=1e-5)
+    assert torch.equal(samples[:, 0], callback.y[: callback.panel_images])
+
+
+def test_the_panel_samples_file_holds_the_last_epochs_panel(tmp_path):
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=8)
+    datamodule = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=4)
+    datamodule.setup("fit")
+    callback = TradeoffMetrics(str(tmp_path), num_images=4, num_samples=2, patch_size=2, kid_subsets=3, panel_images=3)
+    module = SimpleNamespace(degradation=GaussianNoise(0.1), device=torch.device("cpu"))
+    callback.setup(SimpleNamespace(datamodule=datamodule), module, "fit")
+    samples = torch.rand(3, 2, 1, 16, 16)
+    for epoch in (0, 1):
+        callback.log_panel(SimpleNamespace(loggers=[], global_step=0), module, samples + epoch, epoch, None)
+    with np.load(tmp_path / PANEL_SAMPLES_FILE) as saved:
+        assert int(saved["epoch"]) == 1
+        np.testing.assert_array_equal(saved["samples"], (samples + 1).numpy())
+        np.testing.assert_array_equal(saved["clean"], callback.x[:3].numpy())
+        np.testing.assert_array_equal(saved["observation"], callback.y[:3].numpy())

@@ -1,11 +1,14 @@
 import gzip
+from collections import Counter
 import logging
 import struct
 
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
+from tradeoffs.data.digits import Digits
 from tradeoffs.data.folder import ImageFolder
 from tradeoffs.data.gaussian import GaussianImages, exponential_covariance
 from tradeoffs.data.images import to_channels
@@ -127,3 +130,34 @@ def test_torchvision_source_missing_data_says_how_to_get_it(tmp_path):
         TorchvisionImages("MNIST", str(tmp_path))
     with pytest.raises(ConfigError, match="data.source.name"):
         TorchvisionImages("ImageNet", str(tmp_path))
+
+
+def test_digits_are_sklearns_images_split_once_for_every_seed():
+    raw = torch.from_numpy(load_digits().images).float() / 16
+    a, b = Digits(num_val=600, seed=0), Digits(num_val=600, seed=5)
+    val = a.validation_images()
+    assert val.shape == (600, 1, 8, 8) and len(a.train) == len(raw) - 600
+    assert torch.equal(val, b.validation_images()) and torch.equal(a.train, b.train)  # the split ignores the seed
+    def counts(images):
+        return Counter(x.numpy().tobytes() for x in images)
+
+    assert counts(torch.cat([a.train, val])) == counts(raw.unsqueeze(1))  # a partition: each digit once
+    draws = [a.sample(generator_for(i)) for i in range(5)]
+    assert all(d.shape == (1, 8, 8) and any(torch.equal(d, t) for t in a.train) for d in draws)
+    assert torch.equal(draws[0], a.sample(generator_for(0)))
+    up = Digits(num_val=10, upscale=2).validation_images()
+    assert up.shape == (10, 1, 16, 16) and 0 <= up.min() and up.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_val": 0}, r"data.source.num_val=0 must be in \[1, 1796\]"),
+        ({"num_val": 1797}, "num_val=1797"),
+        ({"upscale": 0}, "data.source.upscale=0 must be >= 1"),
+        ({"channels": 3}, "data.source.channels=3: the digits are grey"),
+    ],
+)
+def test_digits_bad_input(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Digits(**kwargs)

@@ -39,6 +39,7 @@ def metrics(fd, mse, renyi, pooled):
     return {
         "val/perception/fd": fd,
         "val/distortion/mse": mse,
+        "val/distortion/mse_subset": mse,
         "val/perception/renyi": renyi,
         "val/uncertainty/pooled": pooled,
         "val/uncertainty/mse": mse * 1.01,

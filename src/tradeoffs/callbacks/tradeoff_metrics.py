@@ -2,7 +2,9 @@
 
 On a fixed, seeded subset of `num_images` validation inputs, `restore(y, num_samples)` draws K samples per input.
 Logged keys (`val/{axis}/{name}`):
-- distortion: `lpips` (one sample), `{mse,psnr,ssim,lpips}_mean_k` (the mean of the K samples);
+- distortion: `{mse,psnr,ssim}_subset` and `lpips` (one sample), `{mse,psnr,ssim,lpips}_mean_k` (the mean of the K
+  samples): the `_subset` keys are measured on the same images and samples as perception, so a perception–distortion
+  plane draws both axes from one set (the module's `mse`, `psnr`, `ssim` cover the whole validation set);
 - perception, in the `features` space, between one restoration per input of the subset A and the clean images of a
   disjoint reference set B of validation images (unpaired, so shared content does not shrink the divergence): `fd`,
   `renyi`, `kid` (+ `kid_std`), `swd`, and each one's `*_floor`, clean A vs clean B, computed once: the exact value
@@ -15,13 +17,16 @@ Logged keys (`val/{axis}/{name}`):
 Fusion restorers (BIGPrior) also log `hallucination`, the mean of their weight map φ.
 Each epoch also appends a row to `tradeoff_epochs.csv` and writes `images/val_epochNNN.png` (rows: observation, clean,
 K samples, per-pixel std map, |error| map of the first sample (channel means scaled to their maximum), and for
-fusion restorers the map φ on [0, 1]), also logged to W&B as uint8.
+fusion restorers the map φ on [0, 1]), also logged to W&B as uint8, and `images/panel_samples.npz` (the latest
+epoch's observation, clean images and K samples of the panel inputs, float32), from which the curve tool draws its
+strip of restorations across a sweep.
 """
 
 import csv
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
@@ -40,6 +45,7 @@ from tradeoffs.metrics.uncertainty import ConditionalSpread, PooledErrorUncertai
 from tradeoffs.theory.gaussian import denoising_theory
 
 CSV_FILE = "tradeoff_epochs.csv"
+PANEL_SAMPLES_FILE = Path("images") / "panel_samples.npz"
 
 
 class TradeoffMetrics(pl.Callback):
@@ -134,6 +140,7 @@ class TradeoffMetrics(pl.Callback):
             "perception": GaussianFitDivergences(self.features.dim),
             "samples": SampleDivergences(**self.kid, seed=self.seed),
             "pooled": PooledErrorUncertainty(channels, self.patch_size),
+            "subset": distortion_metrics("val/distortion/", size, postfix="_subset"),
         }
         if self.lpips is not None:
             metrics["lpips"] = self.lpips
@@ -161,12 +168,14 @@ class TradeoffMetrics(pl.Callback):
             y = self.y[start : start + self.batch_size].to(device)
             samples = pl_module.restore(y, self.num_samples, generator=pl_module.eval_generator(0x3E, start))
             reference = x if self.reference is None else self.reference[start : start + self.batch_size].to(device)
-            real, fake = self.features(reference), self.features(samples[:, 0])
+            first = samples[:, 0].contiguous()  # the one sample per input that perception and `_subset` see
+            real, fake = self.features(reference), self.features(first)
             m["perception"].update(real, fake)
             m["samples"].update(real, fake)
             m["pooled"].update(samples, x)
+            m["subset"].update(first, x)
             if "lpips" in m:
-                m["lpips"].update(samples[:, 0], x)
+                m["lpips"].update(first, x)
             if self.num_samples >= 2:
                 mean = samples.mean(dim=1)
                 m["mean_k"].update(mean, x)
@@ -182,8 +191,9 @@ class TradeoffMetrics(pl.Callback):
         for name in ("pooled", "spread", "averaging"):
             if name in m:
                 values |= {f"val/uncertainty/{k}": v for k, v in m[name].compute().items()}
-        if "mean_k" in m:
-            values |= m["mean_k"].compute()
+        for name in ("subset", "mean_k"):
+            if name in m:
+                values |= m[name].compute()
         for name in ("lpips", "lpips_mean_k"):
             if name in m:
                 values[f"val/distortion/{name}"] = m[name].compute()
@@ -243,6 +253,8 @@ class TradeoffMetrics(pl.Callback):
         image = panel(rows)
         (self.output_dir / "images").mkdir(parents=True, exist_ok=True)
         save_png(image, self.output_dir / "images" / f"val_epoch{epoch:03d}.png")
+        arrays = {"observation": observed, "clean": x, "samples": samples}
+        np.savez(self.output_dir / PANEL_SAMPLES_FILE, epoch=epoch, **{k: v.float().numpy() for k, v in arrays.items()})
         caption = (
             f"epoch {epoch}: observation | clean | {samples.shape[1]} samples | per-pixel std "
             f"(max {std.amax():.3g}) | |error| (max {error.amax():.3g})"

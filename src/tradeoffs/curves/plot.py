@@ -11,6 +11,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from adjustText import adjust_text  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from tradeoffs.curves.table import pareto_front  # noqa: E402
 
@@ -42,6 +45,15 @@ def spans_decades(values: np.ndarray) -> bool:
     """Log scale for an axis whose positive values span more than a factor of 10 (e.g. reference estimators
     such as a random clean draw beside a λ sweep), so the sweep's own spread stays visible."""
     return len(values) > 1 and bool((values > 0).all()) and values.max() > 10 * values.min()
+
+
+def place_labels(ax: Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]) -> list[Text]:
+    """One label per point, pushed apart until no two overlap each other or a point (adjustText), with a grey
+    leader line from a moved label to its point. Call after the axis scales are set."""
+    texts = [ax.text(x, y, label, fontsize=8, zorder=4) for x, y, label in zip(xs, ys, labels, strict=True)]
+    if len(texts) > 1:
+        adjust_text(texts, x=xs, y=ys, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
+    return texts
 
 
 def plot_plane(
@@ -76,8 +88,6 @@ def plot_plane(
                 ax.scatter(xs[mine], ys[mine], c=color, marker=marker, s=size, zorder=3, label=label + tag)
     order = np.argsort(xs[admissible])
     ax.plot(xs[admissible][order], ys[admissible][order], "--", color="tab:red", lw=1, zorder=2)
-    for r, x, y in zip(points, xs, ys, strict=True):
-        ax.annotate(r["label"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     span = np.linspace(0, max(xs.max(initial=0) * 1.1, 1e-12), 200)
     for label, curve in plane.curves:
         ax.plot(span, curve(span), color="k", lw=1.2, label=label, zorder=2)
@@ -94,6 +104,7 @@ def plot_plane(
         ax.set_yscale("log")
     if spans_decades(xs):
         ax.set_xscale("log")
+    place_labels(ax, xs, ys, [r["label"] for r in points])
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     paths = [out_dir / f"{plane.name}.png", out_dir / f"{plane.name}.svg"]
