@@ -40,6 +40,18 @@ demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digit
 demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and the checks of its claims across them
 	bash scripts/demo_seeds.sh
 
+ORACLE_DIR ?= logs/oracle
+
+oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~15 min)
+	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle model.adv_weight=0 ckpt_path=auto \
+		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle sweep=gaussian_oracle hydra/launcher=devices \
+		model.warm_start=$(ORACLE_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(ORACLE_DIR)/sweep $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.traverse traversal=transport ckpt_path=$(ORACLE_DIR)/base/checkpoints/last.ckpt \
+		traversal.fit_images=10000 'traversal.alpha=[0,0.25,0.5,0.75,1]' hydra.run.dir=$(ORACLE_DIR)/freirich $(QUIET)
+	$(BIN)/python -m tradeoffs.curve $(ORACLE_DIR)/sweep $(ORACLE_DIR)/freirich --x val/perception/w2
+	$(BIN)/python scripts/oracle_summary.py $(ORACLE_DIR)/sweep
+
 DIFFUSION_DIR ?= logs/demo_diffusion
 
 demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~15 minutes)
