@@ -48,20 +48,20 @@ oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the 
 	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle sweep=gaussian_oracle hydra/launcher=devices \
 		model.warm_start=$(ORACLE_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(ORACLE_DIR)/sweep $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.traverse traversal=transport ckpt_path=$(ORACLE_DIR)/base/checkpoints/last.ckpt \
-		traversal.fit_images=10000 'traversal.alpha=[0,0.25,0.5,0.75,1]' hydra.run.dir=$(ORACLE_DIR)/freirich $(QUIET)
+		traversal.fit_images=40000 'traversal.alpha=[0,0.25,0.5,0.75,1]' hydra.run.dir=$(ORACLE_DIR)/freirich $(QUIET)
 	$(BIN)/python -m tradeoffs.curve $(ORACLE_DIR)/sweep $(ORACLE_DIR)/freirich --x val/perception/w2
 	$(BIN)/python scripts/oracle_summary.py $(ORACLE_DIR)/sweep
 
 DIFFUSION_DIR ?= logs/demo_diffusion
 
 demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~15 minutes)
-	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base
-	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion sweep=demo_diffusion hydra/launcher=devices \
-		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda
-	$(BIN)/python -m tradeoffs.evaluate -m "ckpt_path='$(DIFFUSION_DIR)/lambda/model.adv_weight=0/checkpoints/last.ckpt'" \
-		sweep=sampler_eta hydra.sweep.dir=$(DIFFUSION_DIR)/eta
+	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion seed=$(SEED) ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion seed=$(SEED) sweep=demo_diffusion hydra/launcher=devices \
+		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.evaluate -m "ckpt_path='$(DIFFUSION_DIR)/lambda/model.adv_weight=0,seed=$(SEED)/checkpoints/last.ckpt'" \
+		sweep=sampler_eta hydra.sweep.dir=$(DIFFUSION_DIR)/eta $(QUIET)
 	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt \
-		hydra.run.dir=$(DIFFUSION_DIR)/references
+		hydra.run.dir=$(DIFFUSION_DIR)/references $(QUIET)
 	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta $(DIFFUSION_DIR)/references
 	@echo "curves: $(DIFFUSION_DIR)/lambda/perception_distortion.png (λ and η points); table: $(DIFFUSION_DIR)/lambda/tradeoff.csv"
 

@@ -114,3 +114,25 @@ def test_diffusion_lambda_sweep_and_eta_sweep_of_one_checkpoint_share_the_curves
     with open(lam / "tradeoff.csv", newline="") as f:
         labels = {row["label"] for row in csv.DictReader(f)}
     assert labels == {"λ=0", "λ=0.1", "η=0", "η=1"}
+
+
+def test_the_summary_console_shows_one_line_per_job_start_and_end(tmp_path):
+    """hydra/job_logging=summary (make demo): progress lines and errors on the console, the rest in train.log."""
+    quiet = [
+        "hydra/job_logging=summary",
+        "hydra/hydra_logging=disabled",
+        "~callbacks.progress_bar",
+        "++trainer.enable_progress_bar=false",
+    ]
+    done = sweep(tmp_path / "sweep", *quiet)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    starts = [line for line in lines if ": training, 1 epochs -> " in line]
+    ends = [line for line in lines if ": done, 1 epochs in " in line]
+    assert len(starts) == 3 and len(ends) == 2 and len(lines) == 5, done.stdout  # λ = -1 fails before it starts
+    assert all(", MSE " in line and "fd " in line for line in ends)
+    assert "model.adv_weight must be >= 0, got -1" in done.stderr
+    for noise in ("GPU available", "Trainable params", "Tip:", "Warning"):
+        assert noise not in done.stdout + done.stderr, noise
+    log = next((tmp_path / "sweep").glob("model.adv_weight=0.01*/train.log")).read_text()
+    assert "GPU available" in log and "Trainable params" in log  # Lightning's messages and the model table

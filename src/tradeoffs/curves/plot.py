@@ -92,7 +92,8 @@ def plot_plane(
     for label, curve in plane.curves:
         ax.plot(span, curve(span), color="k", lw=1.2, label=label, zorder=2)
     for (label, level), style in zip(plane.levels, ("-.", ":", "--"), strict=False):
-        ax.axhline(level, color="0.4", ls=style, lw=1, label=label)
+        if level <= 1.25 * ys.max():  # a level far above every point would only squash them
+            ax.axhline(level, color="0.4", ls=style, lw=1, label=label)
     floors = [r[f"{plane.x}_floor"] for r in points if not math.isnan(r.get(f"{plane.x}_floor", math.nan))]
     if floors:
         ax.axvline(float(np.median(floors)), color="tab:green", ls=":", lw=1.2, label="real-vs-real floor")
@@ -100,10 +101,11 @@ def plot_plane(
         top = max(xs.max(initial=0), ys.max(initial=0)) * 1.05
         ax.plot([0, top], [0, top], color="0.3", lw=1, label=plane.diagonal)
     ax.set(xlabel=plane.x, ylabel=plane.y, title=plane.title)
-    if spans_decades(ys):
-        ax.set_yscale("log")
-    if spans_decades(xs):
-        ax.set_xscale("log")
+    if not plane.curves:  # a theory curve is read on linear axes
+        if spans_decades(ys):
+            ax.set_yscale("log")
+        if spans_decades(xs):
+            ax.set_xscale("log")
     place_labels(ax, xs, ys, [r["label"] for r in points])
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
