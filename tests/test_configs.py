@@ -31,7 +31,7 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
     batch = next(iter(datamodule.val_dataloader()))
     assert model.restore(batch["y"][:1], 2).shape == (1, 2, *batch["x"].shape[1:])
     assert getattr(model, "adv_weight", 0) >= 0 and cfg.trainer.max_epochs > 0  # fusion restorers have no λ
-    if crop is not None and hasattr(getattr(model, "generator", None), "check_image_size"):  # the experiment's own crop fits its UNet
+    if crop is not None and hasattr(getattr(model, "generator", None), "check_image_size"):  # its crop fits its UNet
         model.generator.check_image_size(crop, crop)
     for callback in cfg.callbacks.values():
         instantiate(callback)

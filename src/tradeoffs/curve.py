@@ -40,7 +40,8 @@ def planes(x: str, y: str, overlay: Overlay | None) -> list[Plane]:
             to_w2 = (lambda v: v) if x == W2 else (lambda v: v**0.5)
             pd.curves.append(("D(P) (Freirich et al.)", lambda v: overlay.distortion(to_w2(v))))
             pd.levels += [("MMSE D*", overlay.mmse), ("2·MMSE (posterior sampler)", 2 * overlay.mmse)]
-        up.curves.append(("U(P) = η(P; d)·N(X|Y) (Cohen et al.; a bound at conditional perception)", overlay.uncertainty))
+        bound = "U(P) = η(P; d)·N(X|Y) (Cohen et al.; a bound at conditional perception)"
+        up.curves.append((bound, overlay.uncertainty))
         up.levels += [
             ("N(X|Y)", overlay.theory.inherent_uncertainty),
             ("2·N(X|Y)", 2 * overlay.theory.inherent_uncertainty),

@@ -1,7 +1,7 @@
 import gzip
-from collections import Counter
 import logging
 import struct
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -138,6 +138,7 @@ def test_digits_are_sklearns_images_split_once_for_every_seed():
     val = a.validation_images()
     assert val.shape == (600, 1, 8, 8) and len(a.train) == len(raw) - 600
     assert torch.equal(val, b.validation_images()) and torch.equal(a.train, b.train)  # the split ignores the seed
+
     def counts(images):
         return Counter(x.numpy().tobytes() for x in images)
 

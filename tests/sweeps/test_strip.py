@@ -44,7 +44,8 @@ def make_sweep(root, spreads):
 def test_the_strip_has_a_column_per_job_in_swept_order(tmp_path):
     sweep = make_sweep(tmp_path, {10: 0.2, 0: 0.0, 1: 0.1})
     jobs = collect(sweep)
-    result = make_curves(sweep, tmp_path / "out", "val/perception/fd", "val/distortion/mse_subset", wandb_mode="disabled")
+    out = tmp_path / "out"
+    result = make_curves(sweep, out, "val/perception/fd", "val/distortion/mse_subset", wandb_mode="disabled")
     panels = strip_panels(jobs, result["rows"])
     assert [p.label for p in panels] == ["λ=0", "λ=1", "λ=10"]
     assert [p.std.max() for p in panels] == pytest.approx([0.0, 0.1, 0.2], abs=1e-6)
