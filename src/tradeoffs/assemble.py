@@ -14,6 +14,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import ModelSummary
 from pytorch_lightning.loggers import WandbLogger
 
 from tradeoffs.callbacks.run_metadata import stored_config
@@ -95,6 +96,8 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
                 logger_cfg.id = wandb_run_id
         loggers.append(instantiate(logger_cfg))
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if cfg.trainer.get("enable_model_summary") is False:  # the switch wins over callbacks.model_summary
+        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     if cfg.get("metrics"):
         callbacks.append(instantiate(cfg.metrics))
     trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers)
