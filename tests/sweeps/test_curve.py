@@ -130,6 +130,8 @@ def test_gaussian_sweeps_get_the_theory(tmp_path):
     # the job sits at P = 0 with the MMSE: below the bound D(0) by a whole bound height
     result = make_curves(sweep, sweep, "val/perception/w2", "val/distortion/mse", wandb_mode="disabled")
     assert result["rows"][0]["excess_over_bound"] == pytest.approx(-1.0)
+    # U1 = 0.5 at Rényi-½ perception 0, where U(0) = η(0)·N(X|Y) = 2 · 0.5
+    assert result["rows"][0]["uncertainty_over_bound"] == pytest.approx(0.5)
 
 
 def test_an_eta_sweep_is_drawn_beside_the_lambda_sweep(sweep, tmp_path):
