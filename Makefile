@@ -23,11 +23,11 @@ DEMO_DIR ?= logs/demo
 SEED     ?= 0
 # A readable console: one line per job as it starts and ends; Lightning's messages, model tables and warnings go to
 # each run's train.log only.
-QUIET       := hydra/job_logging=summary hydra/hydra_logging=disabled
+QUIET       := hydra/job_logging=summary hydra/hydra_logging=summary
 QUIET_TRAIN := $(QUIET) '~callbacks.progress_bar' ++trainer.enable_progress_bar=false
 export WANDB_SILENT := true
 
-demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, ~4 min)
+demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, ~5 min)
 	$(BIN)/python -m tradeoffs.train experiment=demo seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(DEMO_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=demo seed=$(SEED) sweep=demo hydra/launcher=devices \
@@ -42,7 +42,7 @@ demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and 
 
 ORACLE_DIR ?= logs/oracle
 
-oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~15 min)
+oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~12 min)
 	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle sweep=gaussian_oracle hydra/launcher=devices \

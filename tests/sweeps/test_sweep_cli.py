@@ -120,7 +120,7 @@ def test_the_summary_console_shows_one_line_per_job_start_and_end(tmp_path):
     """hydra/job_logging=summary (make demo): progress lines and errors on the console, the rest in train.log."""
     quiet = [
         "hydra/job_logging=summary",
-        "hydra/hydra_logging=disabled",
+        "hydra/hydra_logging=summary",
         "~callbacks.progress_bar",
         "++trainer.enable_progress_bar=false",
     ]
