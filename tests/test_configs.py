@@ -40,3 +40,12 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
 def test_evaluate_config_composes(tmp_path):
     cfg = compose_config("evaluate", ["ckpt_path=x.ckpt"], tmp_path / "eval")
     assert cfg.split == "val" and list(cfg.overrides) == []
+
+
+@pytest.mark.parametrize(("experiment", "sweep"), [("demo", "demo"), ("gaussian_oracle", "gaussian_oracle")])
+def test_make_targets_sweeps_compose(experiment, sweep, tmp_path):
+    """The λ grids `make demo` and `make oracle` launch, on top of their experiments."""
+    cfg = compose_config("train", [f"experiment={experiment}", f"sweep={sweep}"], tmp_path / "run")
+    grid = [float(v) for v in str(cfg.hydra.sweeper.params["model.adv_weight"]).split(",")]
+    assert grid[0] == 0 and grid == sorted(grid) and len(grid) >= 5  # from the MMSE end upward
+    assert cfg.ckpt_path == "auto"  # rerunning the target resumes the sweep
