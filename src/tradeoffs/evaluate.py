@@ -112,7 +112,8 @@ def evaluate(cfg: DictConfig) -> dict:
         results["sampler"] = OmegaConf.to_container(train_cfg.model.sampler)
     write_json(output_dir / RESULTS_FILE, results)
     log.info("evaluation of %s: %s", ckpt_path, results["metrics"])
-    progress.info("evaluated %s %s: %s", ckpt_path, " ".join(results["overrides"]), headline(metrics))
+    settings = [o for o in results["overrides"] if not o.startswith(("ckpt_path=", "sweep="))]
+    progress.info("evaluated %s (%s): %s", ckpt_path, " ".join(settings) or "as trained", headline(metrics))
     return results
 
 
