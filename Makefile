@@ -54,7 +54,7 @@ oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the 
 
 DIFFUSION_DIR ?= logs/demo_diffusion
 
-demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~15 minutes)
+demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~8 min)
 	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion seed=$(SEED) ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion seed=$(SEED) sweep=demo_diffusion hydra/launcher=devices \
 		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda $(QUIET_TRAIN)
