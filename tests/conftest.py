@@ -88,9 +88,11 @@ def quiet_trainer(**kwargs) -> pl.Trainer:
     return pl.Trainer(**options | kwargs)
 
 
-def photo_datamodule(batch_size: int = 4, samples_per_epoch: int = 8) -> RestorationDataModule:
-    """16×16 grey crops of the bundled photos under σ = 0.1 noise, set up for fitting."""
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=4)
-    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=batch_size, samples_per_epoch=samples_per_epoch)
+def photo_datamodule(
+    batch_size: int = 4, samples_per_epoch: int = 8, num_val: int = 4, sigma: float = 0.1
+) -> RestorationDataModule:
+    """16×16 grey crops of the bundled photos under σ noise, set up for fitting."""
+    source = NaturalPhotos(crop_size=16, channels=1, num_val=num_val)
+    dm = RestorationDataModule(source, GaussianNoise(sigma), batch_size=batch_size, samples_per_epoch=samples_per_epoch)
     dm.setup("fit")
     return dm

@@ -12,11 +12,10 @@ import torch
 import torchvision
 from hydra.utils import instantiate
 
+from tests.conftest import photo_datamodule
 from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE, TradeoffMetrics
-from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.natural import NaturalPhotos
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.metrics.functional import gaussian_entropy_power
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
@@ -150,24 +149,26 @@ def test_non_finite_restorations_stop_with_a_clear_message(train_config, monkeyp
         train(train_config("trainer.max_epochs=1"))
 
 
+class ShiftedObservation(pl.LightningModule):
+    """Sample k of observation y is y + step·k: with step 0 every sample is the observation itself."""
+
+    def __init__(self, sigma: float, step: float = 0.0) -> None:
+        super().__init__()
+        self.degradation, self.step = GaussianNoise(sigma), step
+
+    def restore(self, y, num_samples=1, generator=None):
+        return y.unsqueeze(1) + self.step * torch.arange(num_samples, dtype=y.dtype).view(1, -1, 1, 1, 1)
+
+    def eval_generator(self, *keys):
+        return None
+
+
 def test_a_perfect_restorer_scores_exactly_the_floor():
     """With y = x and restore(y) = y, perception equals the real-vs-real floor and uncertainty is zero."""
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=16)
-    datamodule = RestorationDataModule(source, GaussianNoise(0.0), batch_size=4, samples_per_epoch=4)
-    datamodule.setup("fit")
-
-    class Identity(pl.LightningModule):
-        degradation = GaussianNoise(0.0)
-
-        def restore(self, y, num_samples=1, generator=None):
-            return y.unsqueeze(1).expand(-1, num_samples, -1, -1, -1)
-
-        def eval_generator(self, *keys):
-            return None
-
+    datamodule, identity = photo_datamodule(num_val=16, sigma=0.0), ShiftedObservation(0.0)
     callback = TradeoffMetrics("unused", num_images=8, num_samples=2, patch_size=2, kid_subsets=3, batch_size=3)
-    callback.setup(SimpleNamespace(datamodule=datamodule), Identity(), "fit")
-    values, _, maps = callback.measure(Identity())
+    callback.setup(SimpleNamespace(datamodule=datamodule), identity, "fit")
+    values, _, maps = callback.measure(identity)
     assert maps is None  # no hallucination map: not a fusion restorer
     floor = callback.perception_floor(torch.device("cpu"))
     for name in ("fd", "renyi", "kid", "swd"):
@@ -178,25 +179,10 @@ def test_a_perfect_restorer_scores_exactly_the_floor():
 
 def test_the_subset_distortion_comes_from_the_images_and_samples_perception_sees():
     """`*_subset` is the one-sample distortion of the metrics subset, not of the whole validation set."""
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=24)
-    datamodule = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=4)
-    datamodule.setup("fit")
-
-    class Shifted(pl.LightningModule):
-        """Sample k of y is y + 0.01·k: the first sample is the observation itself."""
-
-        degradation = GaussianNoise(0.1)
-
-        def restore(self, y, num_samples=1, generator=None):
-            shifts = 0.01 * torch.arange(num_samples, dtype=y.dtype).view(1, -1, 1, 1, 1)
-            return y.unsqueeze(1) + shifts
-
-        def eval_generator(self, *keys):
-            return None
-
+    datamodule, shifted = photo_datamodule(num_val=24), ShiftedObservation(0.1, step=0.01)
     callback = TradeoffMetrics("unused", num_images=8, num_samples=3, patch_size=2, kid_subsets=3, batch_size=3)
-    callback.setup(SimpleNamespace(datamodule=datamodule), Shifted(), "fit")
-    values, samples, _ = callback.measure(Shifted())
+    callback.setup(SimpleNamespace(datamodule=datamodule), shifted, "fit")
+    values, samples, _ = callback.measure(shifted)
     subset_mse = (callback.y - callback.x).square().mean().item()
     whole_mse = (datamodule.val_pairs.y - datamodule.val_pairs.x).square().mean().item()
     assert values["val/distortion/mse_subset"] == pytest.approx(subset_mse, rel=1e-5)
@@ -209,9 +195,7 @@ def test_the_subset_distortion_comes_from_the_images_and_samples_perception_sees
 
 
 def test_the_panel_samples_file_holds_the_last_epochs_panel(tmp_path):
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=8)
-    datamodule = RestorationDataModule(source, GaussianNoise(0.1), batch_size=4, samples_per_epoch=4)
-    datamodule.setup("fit")
+    datamodule = photo_datamodule(num_val=8)
     callback = TradeoffMetrics(str(tmp_path), num_images=4, num_samples=2, patch_size=2, kid_subsets=3, panel_images=3)
     module = SimpleNamespace(degradation=GaussianNoise(0.1), device=torch.device("cpu"))
     callback.setup(SimpleNamespace(datamodule=datamodule), module, "fit")
