@@ -43,9 +43,9 @@ demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and 
 ORACLE_DIR ?= logs/oracle
 
 oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~12 min)
-	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle model.adv_weight=0 ckpt_path=auto \
+	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
-	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle sweep=gaussian_oracle hydra/launcher=devices \
+	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle seed=$(SEED) sweep=gaussian_oracle hydra/launcher=devices \
 		model.warm_start=$(ORACLE_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(ORACLE_DIR)/sweep $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.traverse traversal=transport ckpt_path=$(ORACLE_DIR)/base/checkpoints/last.ckpt \
 		traversal.fit_images=40000 'traversal.alpha=[0,0.25,0.5,0.75,1]' hydra.run.dir=$(ORACLE_DIR)/freirich $(QUIET)
