@@ -23,10 +23,17 @@ from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.errors import ConfigError, EstimatorInputError
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.models.restorer import Restorer
-from tradeoffs.runs import RESULTS_FILE, finished_results, headline, load_checkpoint, scalar_metrics, write_json
+from tradeoffs.runs import (
+    RESULTS_FILE,
+    finished_results,
+    headline,
+    load_checkpoint,
+    progress,
+    scalar_metrics,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
-progress = logging.getLogger("tradeoffs.progress")
 
 
 def evaluation_config(cfg: DictConfig, checkpoint: dict, ckpt_path: Path) -> DictConfig:

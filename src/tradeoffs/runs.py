@@ -1,6 +1,7 @@
 """The run directory's contract: checkpoints to resume from, results.json on success, failures.jsonl on failure."""
 
 import json
+import logging
 import math
 import time
 import traceback
@@ -63,6 +64,7 @@ def scalar_metrics(metrics: Mapping) -> dict[str, float]:
     return out
 
 
+progress = logging.getLogger("tradeoffs.progress")  # one line per job as it starts and ends (hydra/job_logging=summary)
 HEADLINE = {
     "val/perception/fd": "fd",
     "val/distortion/mse_subset": "MSE",

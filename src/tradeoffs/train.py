@@ -21,6 +21,7 @@ from tradeoffs.runs import (
     finished_results,
     headline,
     load_checkpoint,
+    progress,
     record_failure,
     resolve_checkpoint,
     scalar_metrics,
@@ -29,11 +30,10 @@ from tradeoffs.runs import (
 from tradeoffs.sweeps.lease import in_multirun, leased_devices
 
 log = logging.getLogger(__name__)
-progress = logging.getLogger("tradeoffs.progress")  # one line per job as it starts and ends
 
 
 def job_title(cfg: DictConfig) -> str:
-    """`demo_digits λ=0.1 seed=0`: what a progress line calls the job."""
+    """`demo λ=0.1 seed=0`: what a progress line calls the job."""
     adv_weight = cfg.model.get("adv_weight")
     return " ".join(
         [cfg.experiment_name, *([f"λ={adv_weight:g}"] if adv_weight is not None else []), f"seed={cfg.seed}"]

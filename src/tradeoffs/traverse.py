@@ -31,10 +31,9 @@ from tradeoffs.evaluate import checked_request, load_restorer, measure
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
-from tradeoffs.runs import RESULTS_FILE, finished_results, headline, write_json
+from tradeoffs.runs import RESULTS_FILE, finished_results, headline, progress, write_json
 
 log = logging.getLogger(__name__)
-progress = logging.getLogger("tradeoffs.progress")
 
 Setting = tuple[str, list[str], Callable[[], Restorer]]  # (job name, its overrides, restorer factory)
 PREDICTED = "val/distortion/mse_predicted"

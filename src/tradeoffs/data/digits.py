@@ -2,9 +2,10 @@
 MNIST of Blau & Michaeli's experiments (their Figs. 4 and 6).
 
 Pixels are the dataset's 17 grey levels 0…16 mapped to [0, 1]. Train and validation are a fixed split, the same for
-every `seed` and machine, so sweeps over seeds vary the training only: the last `num_val` digits of a fixed
-permutation are validation, the rest training. `upscale` > 1 enlarges the digits by bilinear interpolation
-(16×16 with 2), for networks that want more pixels; training draws are the training digits in random order.
+every `seed` and machine (the source takes none), so sweeps over seeds vary the training only: the last `num_val`
+digits of a fixed permutation are validation, the rest training. `upscale` > 1 enlarges the digits by bilinear
+interpolation (16×16 with 2), for networks that want more pixels; training draws are the training digits in random
+order.
 """
 
 from functools import cache
@@ -29,7 +30,7 @@ def load_digits() -> Tensor:
 
 
 class Digits(ImageSource):
-    def __init__(self, num_val: int = 600, upscale: int = 1, channels: int = 1, seed: int = 0) -> None:
+    def __init__(self, num_val: int = 600, upscale: int = 1, channels: int = 1) -> None:
         total = len(load_digits())
         if channels != 1:
             raise ConfigError(f"data.source.channels={channels}: the digits are grey (channels: 1)")
@@ -42,7 +43,7 @@ class Digits(ImageSource):
         if upscale > 1:
             images = F.interpolate(images, scale_factor=upscale, mode="bilinear", align_corners=False).clamp(0, 1)
         self.train, self.val = images[order[:-num_val]], images[order[-num_val:]]
-        self.channels, self.seed = channels, seed
+        self.channels = channels
 
     def sample(self, generator: torch.Generator) -> Tensor:
         return self.train[int(torch.randint(len(self.train), (1,), generator=generator))]
