@@ -1,7 +1,7 @@
 import pytest
 
-from tradeoffs.errors import ConfigError
-from tradeoffs.runs import config_changes, resolve_checkpoint, scalar_metrics
+from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.runs import config_changes, resolve_checkpoint, scalar_metrics
 
 
 def test_config_changes_lists_changed_leaves():

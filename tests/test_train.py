@@ -13,7 +13,7 @@ from hydra.errors import MissingConfigException
 from PIL import Image
 
 from tradeoffs.assemble import compose_config
-from tradeoffs.errors import ConfigError, NonFiniteLossError
+from tradeoffs.core.errors import ConfigError, NonFiniteLossError
 from tradeoffs.evaluate import evaluate
 from tradeoffs.models.gan import GANRestorer
 from tradeoffs.train import train
@@ -71,16 +71,16 @@ def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog, experi
     resumed = train(cfg)
     assert "resuming" in caplog.text and "trainer.max_epochs: 2 -> 3" in caplog.text
 
-    a = torch.load(full["checkpoint"], weights_only=False)
-    b = torch.load(resumed["checkpoint"], weights_only=False)
+    a = torch.load(full.checkpoint, weights_only=False)
+    b = torch.load(resumed.checkpoint, weights_only=False)
     assert a["epoch"] == b["epoch"] == 2 and a["global_step"] == b["global_step"]
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=0, msg=key)
     for key in ("val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"):
-        assert resumed["metrics"][key] == full["metrics"][key]
+        assert resumed.metrics[key] == full.metrics[key]
     # the same W&B run continues, and the CSV keeps the epochs from before the interruption
     assert (
-        resumed["wandb_run_id"]
+        resumed.extra["wandb_run_id"]
         == torch.load(cfg.paths.output_dir + "/checkpoints/last.ckpt", weights_only=False)["wandb_run_id"]
     )
     epochs = [r["epoch"] for r in read_csv_rows(f"{cfg.paths.output_dir}/metrics.csv") if r["val/distortion/psnr"]]
@@ -90,9 +90,9 @@ def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog, experi
 def test_last_checkpoint_is_the_latest_epoch_even_when_the_best_is_older(train_config):
     """Regression: Lightning 2.6's save_last froze last.ckpt at the last top-k save."""
     results = train(train_config("trainer.max_epochs=3", "callbacks.best_checkpoint.mode=min"))
-    last = torch.load(results["checkpoint"], weights_only=False)
-    assert last["epoch"] == 2 and last["global_step"] == results["global_step"]
-    assert results["best_checkpoint"].endswith("best-epoch000.ckpt")  # psnr rises, so "min" keeps epoch 0
+    last = torch.load(results.checkpoint, weights_only=False)
+    assert last["epoch"] == 2 and last["global_step"] == results.extra["global_step"]
+    assert results.extra["best_checkpoint"].endswith("best-epoch000.ckpt")  # psnr rises, so "min" keeps epoch 0
 
 
 def test_fresh_run_never_overwrites_checkpoints(train_config):
@@ -156,21 +156,23 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(train_config, monkeypatc
 
 def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path):
     results = train(train_config())
-    cfg = compose_config("evaluate", [f"ckpt_path={results['checkpoint']}", "accelerator=cpu"], tmp_path / "eval")
+    cfg = compose_config("evaluate", [f"ckpt_path={results.checkpoint}", "accelerator=cpu"], tmp_path / "eval")
     evaluation = evaluate(cfg)
     for key in ("val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"):
-        assert evaluation["metrics"][key] == pytest.approx(results["metrics"][key], rel=1e-6)
-    assert json.loads((tmp_path / "eval" / "results.json").read_text()) == evaluation
+        assert evaluation.metrics[key] == pytest.approx(results.metrics[key], rel=1e-6)
+    assert json.loads((tmp_path / "eval" / "results.json").read_text()) == evaluation.as_dict()
     test_split = evaluate(
         compose_config(
-            "evaluate", [f"ckpt_path={results['checkpoint']}", "split=test", "accelerator=cpu"], tmp_path / "eval_test"
+            "evaluate", [f"ckpt_path={results.checkpoint}", "split=test", "accelerator=cpu"], tmp_path / "eval_test"
         )
     )
-    assert test_split["metrics"]["test/distortion/psnr"] == pytest.approx(results["metrics"]["val/distortion/psnr"])
+    # no separate test set in this source: the test split measures the validation images, with test/ keys
+    assert test_split.metrics["test/distortion/psnr"] == pytest.approx(results.metrics["val/distortion/psnr"])
+    assert test_split.metrics["test/perception/fd"] == pytest.approx(evaluation.metrics["val/perception/fd"])
 
 
 def test_evaluate_refuses_sampler_settings_for_a_gan_checkpoint(train_config, tmp_path):
     results = train(train_config("trainer.max_epochs=1"))
-    overrides = [f"ckpt_path={results['checkpoint']}", "accelerator=cpu", "model.sampler.eta=0.5"]
-    with pytest.raises(ConfigError, match="model.sampler.eta applies to diffusion checkpoints"):
+    overrides = [f"ckpt_path={results.checkpoint}", "accelerator=cpu", "+model.sampler.eta=0.5"]
+    with pytest.raises(ConfigError, match=r"\+model.sampler.eta: the training config in .* has no such key"):
         evaluate(compose_config("evaluate", overrides, tmp_path / "eval"))

@@ -6,10 +6,12 @@ import pytest
 
 from tests.conftest import QUIET
 from tradeoffs.assemble import compose_config
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.curve import MSE, make_curves
-from tradeoffs.errors import ConfigError
 from tradeoffs.train import train
-from tradeoffs.traverse import PREDICTED, traverse
+from tradeoffs.traverse import traverse
+
+PREDICTED = "val/distortion/mse_predicted"
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,7 @@ def checkpoints(tmp_path_factory):
         "other_noise": ["model.adv_weight=0", "degradation.sigma=0.3", "trainer.max_epochs=1"],
     }.items():
         overrides = ["experiment=smoke", *QUIET, "model.generator.noise_channels=1", "logger=csv", *extra]
-        paths[name] = train(compose_config("train", overrides, root / name))["checkpoint"]
+        paths[name] = train(compose_config("train", overrides, root / name)).checkpoint
     return paths
 
 
@@ -35,25 +37,25 @@ def run(tmp_path, name, *overrides):
 def test_averaging_writes_one_job_per_k_with_the_prediction_and_resumes(checkpoints, tmp_path):
     results = run(tmp_path, "avg", f"ckpt_path={checkpoints['perceptual']}", "traversal.k=[1,2,4]")
     assert list(results) == ["k=1", "k=2", "k=4"]
-    first = results["k=1"]["metrics"]
+    first = results["k=1"].metrics
     for k, job in zip((1, 2, 4), results.values(), strict=True):
         a, b = first["val/uncertainty/mse_k_a"], first["val/uncertainty/mse_k_b"]
-        assert job["metrics"][PREDICTED] == pytest.approx(a + b / k)
+        assert job.metrics[PREDICTED] == pytest.approx(a + b / k)
         assert (tmp_path / "avg" / f"k={k}" / ".hydra" / "overrides.yaml").is_file()
     assert first[PREDICTED] == pytest.approx(first["val/uncertainty/mse"], rel=1e-4)  # a + b = MSE of one sample
-    mse = [job["metrics"]["val/uncertainty/mse"] for job in results.values()]
+    mse = [job.metrics["val/uncertainty/mse"] for job in results.values()]
     assert mse[0] > mse[1] > mse[2]  # averaging samples lowers distortion
     written = (tmp_path / "avg" / "k=2" / "results.json").read_text()
     again = run(tmp_path, "avg", f"ckpt_path={checkpoints['perceptual']}", "traversal.k=[1,2,4]")
     assert (tmp_path / "avg" / "k=2" / "results.json").read_text() == written  # finished settings are skipped
-    assert again["k=2"] == json.loads(written)
+    assert again["k=2"].as_dict() == json.loads(written)
 
 
 def test_references_and_interpolation_appear_on_the_curves(checkpoints, tmp_path):
     ckpt = f"ckpt_path={checkpoints['perceptual']}"
     refs = run(tmp_path, "refs", ckpt, "traversal=references")
     assert list(refs) == ["estimator=observation", "estimator=clean_draw", "estimator=model"]  # no exact_* here
-    observation = refs["estimator=observation"]["metrics"]
+    observation = refs["estimator=observation"].metrics
     assert observation["val/uncertainty/mse_k_b"] == 0.0  # a deterministic estimator: no spread across samples
     interp = run(
         tmp_path,
@@ -63,7 +65,7 @@ def test_references_and_interpolation_appear_on_the_curves(checkpoints, tmp_path
         f"traversal.mmse_ckpt_path={checkpoints['mmse']}",
         "traversal.alpha=[0.0,1.0]",
     )
-    assert interp["alpha=0.0"]["metrics"]["val/distortion/mse"] != interp["alpha=1.0"]["metrics"]["val/distortion/mse"]
+    assert interp["alpha=0.0"].metrics["val/distortion/mse"] != interp["alpha=1.0"].metrics["val/distortion/mse"]
     result = make_curves([tmp_path / "refs", tmp_path / "interp"], tmp_path / "curves", "val/perception/fd", MSE)
     labels = {r["label"] for r in result["rows"]}
     assert {"observation", "clean_draw", "model", "α=0.0", "α=1.0"} <= labels
@@ -85,9 +87,9 @@ def test_transport_fits_and_runs(checkpoints, tmp_path):
         "traversal=references",
         "traversal.estimators=[model]",
     )
-    model_mse = no_transport["estimator=model"]["metrics"]["val/distortion/mse"]
-    assert results["alpha=1.0"]["metrics"]["val/distortion/mse"] == pytest.approx(model_mse)  # α = 1: no transport
-    assert results["alpha=0.0"]["metrics"]["val/distortion/mse"] != pytest.approx(model_mse)
+    model_mse = no_transport["estimator=model"].metrics["val/distortion/mse"]
+    assert results["alpha=1.0"].metrics["val/distortion/mse"] == pytest.approx(model_mse)  # α = 1: no transport
+    assert results["alpha=0.0"].metrics["val/distortion/mse"] != pytest.approx(model_mse)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,7 @@ def test_transport_fits_and_runs(checkpoints, tmp_path):
             ["traversal=interpolation", "traversal.mmse_ckpt_path=other_noise"],
             r"restores GaussianNoise\(low=0.3, high=0.3\), this run's degradation is GaussianNoise\(low=0.1",
         ),
-        (["traversal=interpolation"], "traversal.mmse_ckpt_path=None: no such checkpoint file"),
+        (["traversal=interpolation"], "traversal.mmse_ckpt_path is not set"),
         (["traversal=interpolation", "traversal.mmse_ckpt_path=/nowhere.ckpt"], "traversal.mmse_ckpt_path"),
         (["traversal=references", "traversal.estimators=[oracle]"], "unknown estimator 'oracle'"),
         (["traversal=transport", "traversal.patch_size=5"], "traversal.patch_size=5"),

@@ -1,9 +1,11 @@
-"""Building the datamodule and the restorer from a composed config, with the checks that need both.
+"""Building the datamodule, the restorer and the trainer from a composed config, with the checks that need both;
+rebuilding a restorer from a checkpoint (the one path that does).
 
 Constructors raise ConfigError naming the offending key; Hydra wraps those in InstantiationException, which
 `instantiate` unwraps so the user sees one line.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +18,24 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ModelSummary
 from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.callbacks.run_metadata import stored_config
+from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.runs import load_checkpoint, scalar_metrics
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.errors import ConfigError
+from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.models.restorer import Restorer
-from tradeoffs.runs import load_checkpoint
-from tradeoffs.sweeps import lease  # noqa: F401  (registers the config resolvers)
+from tradeoffs.sweeps.lease import register_resolvers
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+_ABSENT = object()
 
 
 def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
     """Compose a config as the CLI would, outside a Hydra app (tests, benchmarks), with its run dir at output_dir."""
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
@@ -54,31 +60,64 @@ def instantiate(node: DictConfig, **kwargs: Any) -> Any:
         raise
 
 
-def build_datamodule(cfg: DictConfig) -> RestorationDataModule:
-    """Instantiate `cfg.data` and build its validation pairs now, so bad data fails before training."""
+def build_datamodule(cfg: DictConfig, stage: str = "fit") -> RestorationDataModule:
+    """Instantiate `cfg.data` and build its fixed pairs now (test pairs too for stage `test`), so bad data fails
+    before training."""
     datamodule = instantiate(cfg.data)
-    datamodule.setup("fit")
+    datamodule.setup(stage)
     return datamodule
 
 
 def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
     model = instantiate(cfg.model)
-    if model.channels != datamodule.source.channels:
-        raise ConfigError(f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}")
+    check_channels(model, datamodule)
     return model
 
 
-def restorer_from_checkpoint(
-    ckpt_path: str | Path, degradation: Degradation | None = None, key: str = "model.prior.ckpt_path"
-) -> Restorer:
-    """The restorer a checkpoint holds, rebuilt from the training config it carries, with its weights, frozen and
-    in eval mode (a fusion prior, an interpolation partner); ConfigError naming `key` if the file is missing or the
-    restorer was trained on another `degradation`."""
+def check_channels(model: Restorer, datamodule: RestorationDataModule) -> None:
+    if model.channels != datamodule.source.channels:
+        raise ConfigError(f"model.channels={model.channels} but data.source.channels={datamodule.source.channels}")
+
+
+def checkpoint_config(ckpt_path: str | Path | None, overrides: Sequence[str] | DictConfig = (), key: str = "ckpt_path"):
+    """(the checkpoint at ckpt_path, the training config it carries with `overrides` merged: a dotlist, or a
+    config whose leaves must all be keys of the training config), ConfigError naming `key` for a bad file."""
+    if ckpt_path is None:
+        raise ConfigError(f"{key} is not set: pass {key}=PATH/TO/checkpoints/last.ckpt")
     path = Path(str(ckpt_path)).expanduser()
-    if ckpt_path is None or not path.is_file():
-        raise ConfigError(f"{key}={ckpt_path}: no such checkpoint file")
-    checkpoint = load_checkpoint(path)
-    model = instantiate(stored_config(checkpoint, path).model)
+    checkpoint = load_checkpoint(path, key)
+    cfg = stored_config(checkpoint, path)
+    if isinstance(overrides, DictConfig):
+        for leaf in leaf_keys(overrides):
+            if OmegaConf.select(cfg, leaf, default=_ABSENT) is _ABSENT:
+                raise ConfigError(f"+{leaf}: the training config in {path} has no such key")
+        cfg = OmegaConf.merge(cfg, overrides)
+    else:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    return checkpoint, cfg
+
+
+def leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Dotted keys of every non-mapping leaf of `node`."""
+    out = []
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        out += leaf_keys(value, f"{name}.") if isinstance(value, DictConfig) else [name]
+    return out
+
+
+def restorer_from_checkpoint(
+    ckpt_path: str | Path | None,
+    degradation: Degradation | None = None,
+    key: str = "model.prior.ckpt_path",
+    overrides: Sequence[str] | DictConfig = (),
+    checkpoint_and_config: tuple[dict, DictConfig] | None = None,
+) -> Restorer:
+    """The restorer a checkpoint holds, rebuilt from the training config it carries (+ `overrides`), with its
+    weights, frozen and in eval mode (a fusion prior, an interpolation partner, what evaluate measures);
+    ConfigError naming `key` if the file is not a checkpoint or the restorer was trained on another `degradation`."""
+    checkpoint, cfg = checkpoint_and_config or checkpoint_config(ckpt_path, overrides, key)
+    model = instantiate(cfg.model)
     if degradation is not None and repr(model.degradation) != repr(degradation):
         raise ConfigError(
             f"{key}={ckpt_path} restores {model.degradation!r}, this run's degradation is {degradation!r}"
@@ -88,7 +127,9 @@ def restorer_from_checkpoint(
 
 
 def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
-    """Trainer with the configured callbacks and loggers; the W&B logger gets the run's persistent id and config."""
+    """Trainer with the configured callbacks and loggers; the W&B logger gets the run's persistent id and config,
+    and charts the measured keys against `epoch` (under manual optimization the global step also counts critic
+    steps, so runs with and without an adversarial loss would not line up)."""
     loggers = []
     for name, logger_cfg in (cfg.get("logger") or {}).items():
         if name == "wandb":
@@ -103,7 +144,67 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
     trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers)
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            resolved = OmegaConf.to_container(cfg, resolve=True)
-            resolved.pop("hydra", None)
-            logger.experiment.config.update(resolved, allow_val_change=True)  # W&B filters on model.adv_weight, ...
+            describe_wandb_run(logger, cfg)
     return trainer
+
+
+@rank_zero_only
+def describe_wandb_run(logger: WandbLogger, cfg: DictConfig) -> None:
+    """The resolved config (W&B filters on model.adv_weight, ...) and the `epoch` axis of the measured keys."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("hydra", None)
+    run = logger.experiment
+    run.config.update(resolved, allow_val_change=True)
+    run.define_metric("epoch")
+    for stage in ("val", "test"):
+        run.define_metric(f"{stage}/*", step_metric="epoch")
+
+
+def evaluation_setup(cfg: DictConfig) -> tuple[DictConfig, RestorationDataModule, Restorer]:
+    """For evaluate and traverse: (the checkpoint's training config + `cfg.model` (+model.KEY=VALUE: any key of
+    the checkpoint's model config, e.g. a diffusion sampler's steps) + the `cfg.overrides` dotlist, its data with the
+    `cfg.split` pairs built, its restorer with the checkpoint's weights), seeded by the training seed."""
+    if cfg.split not in ("val", "test"):
+        raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
+    checkpoint, train_cfg = checkpoint_config(cfg.ckpt_path, OmegaConf.create({"model": cfg.model}))
+    train_cfg = OmegaConf.merge(train_cfg, OmegaConf.from_dotlist(list(cfg.overrides)))
+    train_cfg.paths = cfg.paths
+    pl.seed_everything(train_cfg.seed, workers=True)
+    datamodule = build_datamodule(train_cfg, stage=cfg.split)
+    model = restorer_from_checkpoint(cfg.ckpt_path, key="ckpt_path", checkpoint_and_config=(checkpoint, train_cfg))
+    check_channels(model, datamodule)
+    return train_cfg, datamodule, model
+
+
+def measure_restorer(
+    model: Restorer,
+    datamodule: RestorationDataModule,
+    train_cfg: DictConfig,
+    output_dir: Path,
+    split: str,
+    accelerator: str = "auto",
+    posthoc_critic: bool = False,
+) -> dict[str, float]:
+    """One validation or test pass of `model` with the run's measurement callbacks (metrics, image panels, epoch
+    table) writing into output_dir; returns the logged values as floats."""
+    metrics_cfg = train_cfg.get("metrics")
+    if metrics_cfg and posthoc_critic:
+        if "critic_w1" not in (metrics_cfg.get("measures") or {}):
+            raise ConfigError("posthoc_critic=true: the checkpoint's metrics have no measures.critic_w1 entry")
+        metrics_cfg = OmegaConf.merge(metrics_cfg, {"measures": {"critic_w1": {"every_n_epochs": 1}}})
+    callbacks = [instantiate(metrics_cfg)] if metrics_cfg else []
+    for name in ("image_panels", "epoch_table"):
+        if (node := OmegaConf.select(train_cfg, f"callbacks.{name}")) is not None:
+            callbacks.append(instantiate(node, output_dir=str(output_dir)))
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=ResumableCSVLogger(str(output_dir)),
+        callbacks=callbacks,
+        default_root_dir=output_dir,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    run = trainer.validate if split == "val" else trainer.test
+    (metrics,) = run(model, datamodule=datamodule, verbose=False)
+    return scalar_metrics(metrics)

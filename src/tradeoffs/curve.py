@@ -15,12 +15,12 @@ from pathlib import Path
 import wandb
 from scipy.stats import spearmanr
 
-from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE
+from tradeoffs.core.runs import PANEL_SAMPLES_FILE, Job
 from tradeoffs.curves.plot import Plane, finite_points, plot_plane
 from tradeoffs.curves.strip import STRIP_FILE, PanelSamples, draw_strip
 from tradeoffs.curves.table import SYMBOLS, W2, check_keys, job_rows, pareto_front, write_csv
 from tradeoffs.curves.theory_overlay import Overlay, overlay_for
-from tradeoffs.sweeps.collect import Job, collect
+from tradeoffs.sweeps.collect import collect
 
 log = logging.getLogger("tradeoffs.curve")
 # One-sample MSE on the metrics subset (the images and samples perception is measured on), the whole validation

@@ -1,7 +1,6 @@
 """Train a restorer: `python -m tradeoffs.train experiment=demo model.adv_weight=0.01` (Hydra overrides)."""
 
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -13,23 +12,22 @@ from omegaconf import DictConfig
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
-from tradeoffs.errors import ConfigError, EstimatorInputError, NonFiniteLossError
-from tradeoffs.runs import (
+from tradeoffs.cli import run_job
+from tradeoffs.core.runs import (
     LAST_CHECKPOINT,
     RESULTS_FILE,
+    RunRecord,
     config_changes,
-    finished_results,
     headline,
     load_checkpoint,
     progress,
-    record_failure,
     resolve_checkpoint,
     scalar_metrics,
-    write_json,
 )
-from tradeoffs.sweeps.lease import in_multirun, leased_devices
+from tradeoffs.sweeps.lease import leased_devices, register_resolvers
 
 log = logging.getLogger(__name__)
+register_resolvers()
 
 
 def job_title(cfg: DictConfig) -> str:
@@ -40,33 +38,28 @@ def job_title(cfg: DictConfig) -> str:
     )
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig) -> RunRecord:
     """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results.
 
     With ckpt_path=auto a finished run (results.json present) is skipped and an unfinished one resumed."""
     output_dir = Path(cfg.paths.output_dir)
     title = job_title(cfg)
-    if cfg.ckpt_path == "auto" and (done := finished_results(output_dir)) is not None:
+    if cfg.ckpt_path == "auto" and (done := RunRecord.read(output_dir)) is not None:
         log.info("%s finished already (results.json): skipped", output_dir)
-        progress.info("%s: finished already, skipped (%s)", title, headline(done["metrics"]))
+        progress.info("%s: finished already, skipped (%s)", title, headline(done.metrics))
         return done
     ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
     start = time.monotonic()
     verb = f"resuming {ckpt_path.name}" if ckpt_path is not None else "training"
     progress.info("%s: %s, %d epochs -> %s", title, verb, cfg.trainer.max_epochs, output_dir)
     with leased_devices(cfg):
-        results = fit_and_report(cfg, output_dir, ckpt_path)
-    progress.info(
-        "%s: done, %d epochs in %.0f s: %s",
-        title,
-        results["epochs"],
-        time.monotonic() - start,
-        headline(results["metrics"]),
-    )
-    return results
+        record = fit_and_report(cfg, output_dir, ckpt_path)
+    elapsed = time.monotonic() - start
+    progress.info("%s: done, %d epochs in %.0f s: %s", title, record.extra["epochs"], elapsed, headline(record.metrics))
+    return record
 
 
-def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) -> dict:
+def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) -> RunRecord:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
@@ -83,17 +76,19 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        results = {
-            "metrics": scalar_metrics(trainer.callback_metrics),
-            "overrides": list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
-            "adv_weight": float(cfg.model.get("adv_weight", 0.0)),
-            "epochs": trainer.current_epoch,
-            "global_step": trainer.global_step,
-            "checkpoint": str(output_dir / LAST_CHECKPOINT),
-            "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
-            "wandb_run_id": run_id,
-        }
-        write_json(output_dir / RESULTS_FILE, results)
+        record = RunRecord(
+            scalar_metrics(trainer.callback_metrics),
+            list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
+            str(output_dir / LAST_CHECKPOINT),
+            float(cfg.model.get("adv_weight", 0.0)),
+            extra={
+                "epochs": trainer.current_epoch,
+                "global_step": trainer.global_step,
+                "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
+                "wandb_run_id": run_id,
+            },
+        )
+        record.write(output_dir)
         succeeded = True
     finally:
         wandb.finish(exit_code=0 if succeeded else 1)
@@ -102,28 +97,14 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
     log.info("  images:      %s", output_dir / "images")
     log.info("  metrics:     %s, %s", output_dir / "metrics.csv", output_dir / RESULTS_FILE)
     log.info("  W&B offline: %s  (upload: wandb sync %s)", output_dir / "wandb", output_dir / "wandb" / "offline-run-*")
-    log.info("final validation metrics: %s", {k: v for k, v in results["metrics"].items() if k.startswith("val/")})
-    return results
+    log.info("final validation metrics: %s", {k: v for k, v in record.metrics.items() if k.startswith("val/")})
+    return record
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> None:
     """Errors are recorded in the run dir's failures.jsonl; in a sweep a failed job never stops the others."""
-    logging.captureWarnings(True)  # warnings go where the job's log goes (hydra/job_logging=summary: train.log)
-    try:
-        train(cfg)
-    except Exception as error:
-        record_failure(Path(cfg.paths.output_dir), error)
-        expected = isinstance(error, ConfigError | NonFiniteLossError | EstimatorInputError)
-        if expected:
-            log.error("%s", error)
-        else:
-            log.exception("the job failed")
-        if in_multirun():
-            return
-        if not expected:
-            raise
-        sys.exit(2 if isinstance(error, ConfigError) else 1)
+    run_job(train, cfg, log)
 
 
 if __name__ == "__main__":

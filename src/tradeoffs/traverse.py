@@ -15,7 +15,6 @@ into the same `hydra.run.dir` to resume.
 """
 
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +23,20 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import CONFIG_DIR, restorer_from_checkpoint
+from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, measure_restorer, restorer_from_checkpoint
+from tradeoffs.cli import run_job
+from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.runs import RunRecord, headline, progress
 from tradeoffs.data.datamodule import DegradedDraws, RestorationDataModule
-from tradeoffs.errors import ConfigError, EstimatorInputError
-from tradeoffs.evaluate import checked_request, load_restorer, measure
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
-from tradeoffs.runs import RESULTS_FILE, finished_results, headline, progress, write_json
+from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
+register_resolvers()
 
 Setting = tuple[str, list[str], Callable[[], Restorer]]  # (job name, its overrides, restorer factory)
-PREDICTED = "val/distortion/mse_predicted"
 
 
 @dataclass
@@ -100,7 +100,9 @@ def mmse_partner(t: Traversed) -> Restorer:
     """The restorer at traversal.mmse_ckpt_path, as stored (no sampler knobs or overrides), after checking that it
     restores the same degradation and channels as `ckpt_path`."""
     path = OmegaConf.select(t.cfg, "traversal.mmse_ckpt_path")  # None when left at ??? : named in the error
-    partner = restorer_from_checkpoint(path, t.datamodule.degradation, key="traversal.mmse_ckpt_path")
+    partner = restorer_from_checkpoint(path, t.datamodule.degradation, key="traversal.mmse_ckpt_path").to(
+        t.model.device
+    )
     if partner.channels != t.model.channels:
         raise ConfigError(
             f"traversal.mmse_ckpt_path={path} restores {partner.channels}-channel images, ckpt_path {t.model.channels}"
@@ -124,58 +126,47 @@ def fit_transport(t: Traversed) -> PatchTransport:
     return PatchTransport(model, cfg.traversal.patch_size).to(model.device).fit(restored, clean)
 
 
-def traverse(cfg: DictConfig) -> dict[str, dict]:
-    """Evaluate every setting of `cfg.traversal` not finished yet; returns {job name: results}."""
+def traverse(cfg: DictConfig) -> dict[str, RunRecord]:
+    """Evaluate every setting of `cfg.traversal` not finished yet; returns {job name: run record}."""
     if cfg.traversal.name not in TRAVERSALS:
         raise ConfigError(f"traversal.name={cfg.traversal.name!r}; known: {', '.join(TRAVERSALS)}")
-    ckpt_path = checked_request(cfg)
     output_dir = Path(cfg.paths.output_dir)
-    train_cfg, datamodule, model = load_restorer(cfg, ckpt_path)
+    train_cfg, datamodule, model = evaluation_setup(cfg)
     if cfg.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         model.to("cuda")
-    done = {}
+    done: dict[str, RunRecord] = {}
     for name, overrides, build in TRAVERSALS[cfg.traversal.name](Traversed(cfg, train_cfg, datamodule, model)):
         job_dir = output_dir / name
-        if (results := finished_results(job_dir)) is None:
-            metrics = measure(build(), datamodule, train_cfg, job_dir, cfg)
-            results = {
-                "metrics": metrics,
-                "overrides": overrides,
-                "traversal": cfg.traversal.name,
-                "checkpoint": str(ckpt_path),
-                "split": cfg.split,
-            }
-            if cfg.traversal.name != "references":
-                results["adv_weight"] = float(train_cfg.model.get("adv_weight", 0.0))
-            add_prediction(name, results, done)
+        if (record := RunRecord.read(job_dir)) is None:
+            metrics = measure_restorer(build(), datamodule, train_cfg, job_dir, cfg.split, cfg.accelerator)
+            adv_weight = None if cfg.traversal.name == "references" else float(train_cfg.model.get("adv_weight", 0.0))
+            extra = {"traversal": cfg.traversal.name}
+            record = RunRecord(metrics, overrides, str(cfg.ckpt_path), adv_weight, cfg.split, extra)
+            add_prediction(name, record, done, cfg.split)
             (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
             OmegaConf.save(train_cfg, job_dir / ".hydra" / "config.yaml")  # data + degradation: theory overlays
             OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
-            write_json(job_dir / RESULTS_FILE, results)
+            record.write(job_dir)
             log.info("%s: %s", name, metrics)
             progress.info("%s %s: %s", cfg.traversal.name, name, headline(metrics))
-        done[name] = results
+        done[name] = record
     return done
 
 
-def add_prediction(name: str, results: dict, done: dict[str, dict]) -> None:
+def add_prediction(name: str, record: RunRecord, done: dict[str, RunRecord], split: str) -> None:
     """For sample averaging: the per-pixel MSE a + b/k predicted from the k = 1 setting's decomposition."""
     if not name.startswith("k="):
         return
-    first = (results if name == "k=1" else done.get("k=1", {})).get("metrics", {})
-    if "val/uncertainty/mse_k_a" in first:
+    first = (record if name == "k=1" else done.get("k=1", RunRecord({}))).metrics
+    a, b = f"{split}/uncertainty/mse_k_a", f"{split}/uncertainty/mse_k_b"
+    if a in first:
         k = int(name.removeprefix("k="))
-        results["metrics"][PREDICTED] = first["val/uncertainty/mse_k_a"] + first["val/uncertainty/mse_k_b"] / k
+        record.metrics[f"{split}/distortion/mse_predicted"] = first[a] + first[b] / k
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="traverse")
 def main(cfg: DictConfig) -> None:
-    logging.captureWarnings(True)
-    try:
-        traverse(cfg)
-    except (ConfigError, EstimatorInputError) as error:
-        log.error("%s", error)
-        sys.exit(2)
+    run_job(traverse, cfg, log)
 
 
 if __name__ == "__main__":

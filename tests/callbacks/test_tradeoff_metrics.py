@@ -1,4 +1,5 @@
-"""TradeoffMetrics on experiment=smoke: every key once per epoch, files, closed forms, bad input."""
+"""The measurement engine and its Lightning adapter on experiment=smoke: every key once per epoch, files, closed
+forms, floors from the same objects, bad input."""
 
 import csv
 import json
@@ -13,10 +14,14 @@ import torchvision
 from hydra.utils import instantiate
 
 from tests.conftest import photo_datamodule
-from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE, TradeoffMetrics
+from tradeoffs.assemble import instantiate as build
+from tradeoffs.callbacks.panels import ImagePanels
+from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
+from tradeoffs.core.errors import ConfigError, EstimatorInputError
+from tradeoffs.core.runs import PANEL_SAMPLES_FILE
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.errors import ConfigError, EstimatorInputError
+from tradeoffs.metrics.engine import Measured
 from tradeoffs.metrics.functional import gaussian_entropy_power
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
 from tradeoffs.models.gan import GANRestorer
@@ -75,9 +80,13 @@ def cached_alexnet(tmp_path):
 
 def test_every_key_is_logged_once_per_epoch(train_config, cached_alexnet):
     cfg = train_config(
-        "data.source.crop_size=32", "metrics.lpips=true", "metrics.critic_every_n_epochs=1", "metrics.critic_steps=10"
+        "data.source.crop_size=32",
+        "metrics.measures.lpips.mode=true",
+        "metrics.measures.lpips_mean_k.mode=true",
+        "metrics.measures.critic_w1.every_n_epochs=1",
+        "metrics.measures.critic_w1.steps=10",
     )
-    results = train(cfg)
+    results = train(cfg).as_dict()
     run = Path(cfg.paths.output_dir)
     expected = ALWAYS + WITH_K + WITH_WEIGHTS
     logged = rows(run / "metrics.csv")
@@ -94,10 +103,10 @@ def test_every_key_is_logged_once_per_epoch(train_config, cached_alexnet):
 
 
 def test_single_sample_skips_the_k_sample_estimates_with_a_warning(train_config):
-    with pytest.warns(UserWarning, match="metrics.num_samples=1: spread, mse_k_a"):
+    with pytest.warns(UserWarning, match=r"mse_mean_k, .*spread, mse_k_a, .* skipped: metrics.num_samples=1"):
         results = train(train_config("metrics.num_samples=1", "trainer.max_epochs=1"))
-    assert set(ALWAYS) <= set(results["metrics"])
-    assert not set(WITH_K) & set(results["metrics"])
+    assert set(ALWAYS) <= set(results.metrics)
+    assert not set(WITH_K) & set(results.metrics)
 
 
 def test_gaussian_source_logs_the_closed_forms(train_config):
@@ -110,7 +119,7 @@ def test_gaussian_source_logs_the_closed_forms(train_config):
         "metrics.patch_size=2",
         "trainer.max_epochs=1",
     )
-    results = train(cfg)
+    results = train(cfg).as_dict()
     source = instantiate(cfg.data.source)
     assert isinstance(source, GaussianImages)
     post = posterior_covariance(source.covariance, cfg.degradation.sigma**2)
@@ -150,7 +159,8 @@ def test_non_finite_restorations_stop_with_a_clear_message(train_config, monkeyp
 
 
 class ShiftedObservation(pl.LightningModule):
-    """Sample k of observation y is y + step·k: with step 0 every sample is the observation itself."""
+    """Sample k of observation y is y + step·k: with step 0 every sample is the observation itself. Implements the
+    measurement protocol and nothing else."""
 
     def __init__(self, sigma: float, step: float = 0.0) -> None:
         super().__init__()
@@ -162,48 +172,90 @@ class ShiftedObservation(pl.LightningModule):
     def eval_generator(self, *keys):
         return None
 
+    def auxiliary_maps(self, y, generator=None):
+        return {}
 
-def test_a_perfect_restorer_scores_exactly_the_floor():
-    """With y = x and restore(y) = y, perception equals the real-vs-real floor and uncertainty is zero."""
+
+def metrics_callback(train_config, *overrides: str) -> TradeoffMetrics:
+    """The default metrics callback (every measure of conf/metrics/default.yaml), shrunk by overrides."""
+    return build(train_config("metrics.measures.kid_swd.kid_subsets=3", *overrides).metrics)
+
+
+def prepared(callback: TradeoffMetrics, datamodule) -> TradeoffMetrics:
+    callback.setup(SimpleNamespace(datamodule=datamodule), None, "fit")
+    return callback
+
+
+def test_a_perfect_restorer_scores_exactly_the_floor(train_config):
+    """With y = x and restore(y) = y, every perception value equals its floor (the same measures fed x̂ = x) and
+    uncertainty is zero."""
     datamodule, identity = photo_datamodule(num_val=16, sigma=0.0), ShiftedObservation(0.0)
-    callback = TradeoffMetrics("unused", num_images=8, num_samples=2, patch_size=2, kid_subsets=3, batch_size=3)
-    callback.setup(SimpleNamespace(datamodule=datamodule), identity, "fit")
-    values, _, maps = callback.measure(identity)
-    assert maps is None  # no hallucination map: not a fusion restorer
-    floor = callback.perception_floor(torch.device("cpu"))
-    for name in ("fd", "renyi", "kid", "swd"):
-        assert values[f"val/perception/{name}"] == pytest.approx(floor[f"val/perception/{name}_floor"], abs=1e-9)
-    assert floor["val/perception/fd_floor"] > 0
+    callback = metrics_callback(train_config, "metrics.num_images=8", "metrics.num_samples=2", "metrics.patch_size=2")
+    values = prepared(callback, datamodule).engine.measure(identity, *callback.sets["val"]).values
+    floors = [k for k in values if k.endswith("_floor")]
+    assert {f.removeprefix("val/perception/").removesuffix("_floor") for f in floors} == {"fd", "renyi", "kid", "swd"}
+    for floor in floors:
+        assert values[floor.removesuffix("_floor")] == pytest.approx(values[floor], abs=1e-9)
+    assert values["val/perception/fd_floor"] > 0
     assert values["val/uncertainty/mse"] == 0 and values["val/uncertainty/pooled"] == 0
 
 
-def test_the_subset_distortion_comes_from_the_images_and_samples_perception_sees():
+def test_reference_features_and_floors_are_computed_once(train_config, monkeypatch):
+    """The fixed reference set's features and the floors are cached: a second measurement extracts features of the
+    restorations only."""
+    datamodule, shifted = photo_datamodule(num_val=16), ShiftedObservation(0.1, step=0.01)
+    callback = metrics_callback(train_config, "metrics.num_images=8", "metrics.patch_size=2", "metrics.batch_size=3")
+    engine = prepared(callback, datamodule).engine
+    first = engine.measure(shifted, *callback.sets["val"]).values
+    calls = []
+    original = type(engine.features).forward
+    monkeypatch.setattr(
+        type(engine.features), "forward", lambda self, images: calls.append(len(images)) or original(self, images)
+    )
+    second = engine.measure(shifted, *callback.sets["val"]).values
+    assert second == first
+    assert calls == [3, 3, 2]  # the 8 restorations in batches of 3; no reference or floor features again
+
+
+def test_the_subset_distortion_comes_from_the_images_and_samples_perception_sees(train_config):
     """`*_subset` is the one-sample distortion of the metrics subset, not of the whole validation set."""
     datamodule, shifted = photo_datamodule(num_val=24), ShiftedObservation(0.1, step=0.01)
-    callback = TradeoffMetrics("unused", num_images=8, num_samples=3, patch_size=2, kid_subsets=3, batch_size=3)
-    callback.setup(SimpleNamespace(datamodule=datamodule), shifted, "fit")
-    values, samples, _ = callback.measure(shifted)
-    subset_mse = (callback.y - callback.x).square().mean().item()
+    callback = metrics_callback(
+        train_config, "metrics.num_images=8", "metrics.num_samples=3", "metrics.patch_size=2", "metrics.batch_size=3"
+    )
+    x, y, reference = prepared(callback, datamodule).sets["val"]
+    measured = callback.engine.measure(shifted, x, y, reference)
+    subset_mse = (y - x).square().mean().item()
     whole_mse = (datamodule.val_pairs.y - datamodule.val_pairs.x).square().mean().item()
-    assert values["val/distortion/mse_subset"] == pytest.approx(subset_mse, rel=1e-5)
+    assert measured.values["val/distortion/mse_subset"] == pytest.approx(subset_mse, rel=1e-5)
     assert abs(subset_mse - whole_mse) > 1e-5  # a different set of images: the two keys differ
     # all K samples: the shifts add (0² + 0.01² + 0.02²)/3 to the subset's MSE, plus the cross term
     offsets = 0.01 * torch.arange(3).view(1, -1, 1, 1, 1)
-    all_k = (callback.y.unsqueeze(1) + offsets - callback.x.unsqueeze(1)).square().mean().item()
-    assert values["val/uncertainty/mse"] == pytest.approx(all_k, rel=1e-5)
-    assert torch.equal(samples[:, 0], callback.y[: callback.panel_images])
+    all_k = (y.unsqueeze(1) + offsets - x.unsqueeze(1)).square().mean().item()
+    assert measured.values["val/uncertainty/mse"] == pytest.approx(all_k, rel=1e-5)
+    assert torch.equal(measured.samples[:, 0], y[:3])  # the first batch, kept for panels
+    assert measured.maps == {}  # no auxiliary maps: not a fusion restorer
+
+
+def test_the_test_split_is_measured_with_test_keys(train_config):
+    datamodule, shifted = photo_datamodule(num_val=16), ShiftedObservation(0.1)
+    datamodule.setup("test")
+    callback = metrics_callback(train_config, "metrics.num_images=8", "metrics.patch_size=2")
+    callback.setup(SimpleNamespace(datamodule=datamodule), None, "test")
+    values = callback.engine.measure(shifted, *callback.sets["test"], stage="test").values
+    assert "test/perception/fd" in values and "test/uncertainty/pooled" in values
+    assert not [k for k in values if k.startswith("val/")]
 
 
 def test_the_panel_samples_file_holds_the_last_epochs_panel(tmp_path):
-    datamodule = photo_datamodule(num_val=8)
-    callback = TradeoffMetrics(str(tmp_path), num_images=4, num_samples=2, patch_size=2, kid_subsets=3, panel_images=3)
-    module = SimpleNamespace(degradation=GaussianNoise(0.1), device=torch.device("cpu"))
-    callback.setup(SimpleNamespace(datamodule=datamodule), module, "fit")
-    samples = torch.rand(3, 2, 1, 16, 16)
+    clean, observed = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    samples = torch.rand(4, 2, 1, 16, 16)
+    panels, trainer = ImagePanels(str(tmp_path), panel_images=3), SimpleNamespace(loggers=[], global_step=0)
     for epoch in (0, 1):
-        callback.log_panel(SimpleNamespace(loggers=[], global_step=0), module, samples + epoch, epoch, None)
+        panels.on_measured(trainer, None, Measured("val", epoch, {}, clean, observed, samples + epoch))
+    assert sorted(p.name for p in (tmp_path / "images").glob("*.png")) == ["val_epoch000.png", "val_epoch001.png"]
     with np.load(tmp_path / PANEL_SAMPLES_FILE) as saved:
         assert int(saved["epoch"]) == 1
-        np.testing.assert_array_equal(saved["samples"], (samples + 1).numpy())
-        np.testing.assert_array_equal(saved["clean"], callback.x[:3].numpy())
-        np.testing.assert_array_equal(saved["observation"], callback.y[:3].numpy())
+        np.testing.assert_array_equal(saved["samples"], (samples[:3] + 1).numpy())
+        np.testing.assert_array_equal(saved["clean"], clean[:3].numpy())
+        np.testing.assert_array_equal(saved["observation"], observed[:3].numpy())

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import JPEG, Colorization, Compose, Downsample, GaussianBlur, GaussianNoise, Inpainting
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError
 
 LINEAR = {
     "noise": GaussianNoise(0.1),

@@ -8,6 +8,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.digits import Digits
 from tradeoffs.data.folder import ImageFolder
 from tradeoffs.data.gaussian import GaussianImages, exponential_covariance
@@ -15,7 +16,6 @@ from tradeoffs.data.images import to_channels
 from tradeoffs.data.natural import NaturalPhotos, load_photo
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.torchvision_source import TorchvisionImages
-from tradeoffs.errors import ConfigError
 
 
 def photo_of(crop: torch.Tensor, photos: dict[str, torch.Tensor]) -> set[str]:

@@ -9,8 +9,8 @@ import scipy.linalg
 import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
+from tradeoffs.core.errors import EstimatorInputError
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import EstimatorInputError
 from tradeoffs.metrics.functional import (
     feature_sums,
     frechet_distance,

@@ -1,6 +1,6 @@
 """Streaming metric classes equal their functional twins; feature spaces; weights that are never downloaded."""
 
-import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -9,11 +9,13 @@ import skimage.metrics
 import torch
 import torchvision
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.images import to_tensor
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError
+from tradeoffs.losses.adversarial import gradient_penalty
 from tradeoffs.metrics.distortion import distortion_metrics
-from tradeoffs.metrics.features import RandomConvFeatures, feature_space
+from tradeoffs.metrics.engine import Batch, Spec
+from tradeoffs.metrics.features import PatchFeatures, RandomConvFeatures, feature_space
 from tradeoffs.metrics.functional import (
     conditional_spread_entropy_power,
     feature_sums,
@@ -22,11 +24,12 @@ from tradeoffs.metrics.functional import (
     mse_k_decomposition,
     pooled_error_entropy_power,
 )
-from tradeoffs.metrics.lpips_distance import LPIPS, build_lpips
+from tradeoffs.metrics.lpips_distance import LPIPSDistance, build_lpips, lpips_problem
 from tradeoffs.metrics.perception import GaussianFitDivergences
 from tradeoffs.metrics.posthoc_critic import posthoc_critic_w1
 from tradeoffs.metrics.uncertainty import ConditionalSpread, PooledErrorUncertainty, SampleAveraging
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
+from tradeoffs.models.networks.critics import GlobalCritic
 
 
 def test_streaming_uncertainty_metrics_equal_the_functional_estimators():
@@ -133,15 +136,15 @@ def test_random_conv_features_are_identical_across_instances():
 def test_missing_weights_are_named_and_never_downloaded():
     path = cached_weights(ALEXNET[0])
     assert not path.exists()  # tests run with TORCH_HOME in a temp dir
-    with pytest.raises(ConfigError, match=f"metrics.lpips: pretrained weights {path} are missing"):
+    with pytest.raises(ConfigError, match=f"metrics.measures.lpips.mode: pretrained weights {path} are missing"):
         build_lpips(True, 64)
-    with pytest.warns(UserWarning, match="LPIPS skipped: AlexNet weights"):
-        assert build_lpips("auto", 64) is None
-    with pytest.warns(UserWarning, match="LPIPS needs images of at least 32 px"):
-        assert build_lpips("auto", 16) is None
-    with pytest.raises(ConfigError, match="metrics.lpips=true: LPIPS needs images of at least 32 px"):
+    assert build_lpips("auto", 64) is None and "AlexNet weights" in lpips_problem(64)  # the reason the engine warns
+    assert build_lpips("auto", 16) is None and "LPIPS needs images of at least 32 px" in lpips_problem(16)
+    with pytest.raises(ConfigError, match="metrics.measures.lpips.mode=true: LPIPS needs images of at least 32 px"):
         build_lpips(True, 16)
     assert build_lpips(False, 64) is None
+    with pytest.raises(ConfigError, match="metrics.measures.lpips.mode must be auto, true or false"):
+        build_lpips("maybe", 64)
     with pytest.raises(ConfigError, match="weights-inception-2015-12-05-6726825d.pth are missing"):
         feature_space("inception", 3, 4)
     with pytest.raises(ConfigError, match="metrics.features"):
@@ -155,16 +158,19 @@ def test_lpips_runs_on_cached_alexnet_weights(tmp_path):
     try:
         cached_weights(ALEXNET[0]).parent.mkdir(parents=True)
         torch.save(torchvision.models.alexnet().state_dict(), cached_weights(ALEXNET[0]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            metric = build_lpips("auto", 96)
-        assert isinstance(metric, LPIPS)
         clean, noisy = photos()
-        metric.update(clean, clean)
-        assert metric.compute().item() == pytest.approx(0.0, abs=1e-6)
-        metric.reset()
-        metric.update(noisy, clean)
-        assert metric.compute().item() > 0
+        spec = Spec(*clean.shape[1:], len(clean), 1, 4, PatchFeatures(clean.shape[1], 4))
+        metric = LPIPSDistance("first", mode="auto")
+        assert metric.prepare(spec) is None
+
+        def lpips_of(restored):
+            metric.reset()
+            metric.update(Batch(clean, None, restored.unsqueeze(1), spec.features, clean))
+            return metric.compute()["lpips"].item()
+
+        assert lpips_of(clean) == pytest.approx(0.0, abs=1e-6)
+        assert lpips_of(noisy) > 0
+        assert lpips_of(clean[:, :1].expand_as(clean)) > 0  # grey images are replicated to RGB, not rejected
     finally:
         torch.hub.set_dir(original)
 
@@ -173,8 +179,9 @@ def test_posthoc_critic_separates_shifted_distributions():
     g = generator_for(4)
     real = 0.5 + 0.1 * torch.randn(256, 1, 8, 8, generator=g)
     same = 0.5 + 0.1 * torch.randn(256, 1, 8, 8, generator=g)
-    w_same = posthoc_critic_w1(real, same, steps=150).item()
-    w_shift = [posthoc_critic_w1(real, same + s, steps=150).item() for s in (0.05, 0.15)]
+    critic = partial(GlobalCritic, width=32)
+    w_same = posthoc_critic_w1(real, same, critic, gradient_penalty, steps=150).item()
+    w_shift = [posthoc_critic_w1(real, same + s, critic, gradient_penalty, steps=150).item() for s in (0.05, 0.15)]
     # W1 between N(μ, σ²I) and N(μ + s·1, σ²I) in R^64 is 8s: 0.4 and 1.2 (the critic gives a lower bound, up to
     # the sampling noise of the held-out halves)
     assert abs(w_same) < 0.05

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
+from tradeoffs.core.errors import EstimatorInputError
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import EstimatorInputError
 from tradeoffs.metrics.functional import kernel_inception_distance, sliced_wasserstein
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from tradeoffs.core.errors import EstimatorInputError
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import EstimatorInputError
 from tradeoffs.metrics.functional import (
     conditional_spread_entropy_power,
     gaussian_entropy_power,

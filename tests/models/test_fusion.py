@@ -7,10 +7,10 @@ from omegaconf import open_dict
 
 from tests.conftest import quiet_trainer
 from tradeoffs.assemble import build_datamodule, build_model, restorer_from_checkpoint
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise, Inpainting
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.fusion import FusionRestorer, WeightMapNetwork
 from tradeoffs.models.reference import PriorMean
 from tradeoffs.train import train
@@ -54,9 +54,9 @@ def test_weight_map_recovers_the_inpainting_mask():
 
 def test_checkpoint_prior_is_frozen_and_kept_in_eval_mode(train_config):
     results = train(train_config("model.generator.noise_channels=1", "logger=csv", "trainer.max_epochs=1"))
-    prior = restorer_from_checkpoint(results["checkpoint"])
+    prior = restorer_from_checkpoint(results.checkpoint)
     assert not any(p.requires_grad for p in prior.parameters()) and not prior.training
-    prior_cfg = ["model/prior=checkpoint", f"model.prior.ckpt_path={results['checkpoint']}"]
+    prior_cfg = ["model/prior=checkpoint", f"model.prior.ckpt_path={results.checkpoint}"]
     cfg = train_config(*prior_cfg, run="fusion", experiment="bigprior_gaussian")
     datamodule = build_datamodule(cfg)
     fusion = build_model(cfg, datamodule)
@@ -78,7 +78,7 @@ def test_fusion_run_logs_the_hallucination_map(train_config):
         cfg.data.samples_per_epoch, cfg.trainer.max_epochs, cfg.data.source.num_val = 256, 1, 64
         cfg.metrics.num_images = 32
     results = train(cfg)
-    assert 0 <= results["metrics"]["val/uncertainty/hallucination"] <= 1
+    assert 0 <= results.metrics["val/uncertainty/hallucination"] <= 1
 
 
 def test_bad_priors_are_named(train_config, tmp_path):

@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import gaussian_denoising
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Downsample, GaussianNoise, Inpainting
 from tradeoffs.data.discrete import DiscreteImages
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.natural import NaturalPhotos
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.theory.examples import discrete_example_risks
 from tradeoffs.theory.gaussian import GaussianDenoisingTheory, posterior_covariance

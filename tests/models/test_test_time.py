@@ -5,9 +5,9 @@ import scipy.linalg
 import torch
 
 from tests.conftest import gaussian_denoising
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.errors import ConfigError
 from tradeoffs.metrics.functional import gaussian_transport_map
 from tradeoffs.models.reference import exact_posterior
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage

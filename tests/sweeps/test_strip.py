@@ -8,7 +8,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tradeoffs.callbacks.tradeoff_metrics import PANEL_SAMPLES_FILE
+from tradeoffs.core.runs import PANEL_SAMPLES_FILE
 from tradeoffs.curve import make_curves, strip_panels
 from tradeoffs.curves.plot import place_labels
 from tradeoffs.curves.strip import PanelSamples, comparable, draw_strip

@@ -39,7 +39,7 @@ def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
     }
     assert "model.adv_weight must be >= 0, got -1" in jobs["model.adv_weight=-1"].error
     assert jobs["model.adv_weight=0.01"].directory.name == "model.adv_weight=0.01,trainer.max_epochs=1"  # overrides
-    assert jobs["model.adv_weight=0"].results["adv_weight"] == 0.0
+    assert jobs["model.adv_weight=0"].record.adv_weight == 0.0
 
     # interrupt: one job lost its results (as if killed after its last checkpoint); relaunch the same sweep
     finished = jobs["model.adv_weight=0"].directory / "results.json"
@@ -95,7 +95,7 @@ def test_diffusion_lambda_sweep_and_eta_sweep_of_one_checkpoint_share_the_curves
         "-m",
         f"ckpt_path='{checkpoint}'",
         "sweep=sampler_eta",
-        "model.sampler.eta=0,1",
+        "+model.sampler.eta=0,1",
         f"hydra.sweep.dir={eta}",
     ]
     done = run_module("tradeoffs.evaluate", *evaluation)
@@ -103,7 +103,7 @@ def test_diffusion_lambda_sweep_and_eta_sweep_of_one_checkpoint_share_the_curves
     jobs = {j.directory.name: j for j in collect(eta)}
     assert set(jobs) == {"model.sampler.eta=0", "model.sampler.eta=1"}  # named by the swept setting only
     assert all(j.status == "finished" for j in jobs.values())
-    assert jobs["model.sampler.eta=1"].results["sampler"]["eta"] == 1.0
+    assert jobs["model.sampler.eta=1"].record.extra["sampler"]["eta"] == 1.0
     assert jobs["model.sampler.eta=1"].metrics != jobs["model.sampler.eta=0"].metrics
     rerun = run_module("tradeoffs.evaluate", *evaluation)  # finished evaluations are kept, not redone
     assert rerun.returncode == 0 and rerun.stdout.count("skipped") + rerun.stderr.count("skipped") == 2

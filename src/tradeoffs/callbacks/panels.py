@@ -1,13 +1,28 @@
-"""Turning float image tensors into uint8 grids for files and loggers (W&B renders float images black)."""
+"""Image panels of every measurement, as uint8 grids for files and loggers (W&B renders float images black).
+
+Each measurement writes `images/{stage}_epochNNN.png` (rows: observation, clean, K samples, per-pixel std map,
+|error| map of the first sample (channel means scaled to their maximum), then each auxiliary map, e.g. a fusion
+restorer's φ on [0, 1]), logs it to W&B against `epoch`, and saves `images/panel_samples.npz` (the latest
+observation, clean images and K samples of the panel inputs, float32), from which the curve tool draws its strip of
+restorations across a sweep.
+"""
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import wandb
 from PIL import Image
+from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid
+
+from tradeoffs.callbacks.tradeoff_metrics import MeasurementListener
+from tradeoffs.core.runs import PANEL_SAMPLES_FILE
+from tradeoffs.metrics.engine import Measured
 
 
 def to_uint8(images: Tensor) -> Tensor:
@@ -32,3 +47,46 @@ def panel(rows: list[Tensor], padding: int = 2, min_size: int = 96) -> np.ndarra
 
 def save_png(array: np.ndarray, path) -> None:
     Image.fromarray(array).save(path)
+
+
+def normalised(magnitude: Tensor, channels: int) -> Tensor:
+    """A grey (N, 1, H, W) magnitude map scaled to its maximum, repeated over `channels`."""
+    return (magnitude / magnitude.amax().clamp_min(1e-8)).expand(-1, channels, -1, -1)
+
+
+class ImagePanels(MeasurementListener):
+    def __init__(self, output_dir: str, panel_images: int = 4) -> None:
+        self.output_dir, self.panel_images = Path(output_dir), panel_images
+
+    def on_measured(self, trainer: pl.Trainer, pl_module: pl.LightningModule, measured: Measured) -> None:
+        n = min(self.panel_images, len(measured.x))
+        if n == 0:
+            return
+        x, observed, samples = measured.x[:n], measured.observed[:n], measured.samples[:n]
+        c = x.shape[1]
+        std = samples.std(dim=1, correction=1) if samples.shape[1] > 1 else torch.zeros_like(x)
+        std, error = std.mean(1, keepdim=True), (samples[:, 0] - x).abs().mean(1, keepdim=True)
+        maps = [normalised(std, c), normalised(error, c)]
+        maps += [m[:n].expand(-1, c, -1, -1) for m in measured.maps.values()]
+        rows = [
+            torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], *(m[i : i + 1] for m in maps)]) for i in range(n)
+        ]
+        image = panel(rows)
+        images = self.output_dir / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        save_png(image, images / f"{measured.stage}_epoch{measured.epoch:03d}.png")
+        arrays = {"observation": observed, "clean": x, "samples": samples}
+        np.savez(
+            self.output_dir / PANEL_SAMPLES_FILE,
+            epoch=measured.epoch,
+            **{k: v.float().numpy() for k, v in arrays.items()},
+        )
+        caption = (
+            f"epoch {measured.epoch}: observation | clean | {samples.shape[1]} samples | per-pixel std "
+            f"(max {std.amax():.3g}) | |error| (max {error.amax():.3g})"
+            + "".join(f" | {name} map" for name in measured.maps)
+        )
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                entry = {f"{measured.stage}/images": wandb.Image(image, caption=caption), "epoch": measured.epoch}
+                logger.log_metrics(entry, step=trainer.global_step)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 
 RUN_ID_FILE = "wandb_run_id"
 RUN_ID_KEY = "wandb_run_id"

@@ -5,7 +5,7 @@ import csv
 import math
 from pathlib import Path
 
-from tradeoffs.sweeps.collect import Job
+from tradeoffs.core.runs import Job
 
 W2 = "val/perception/w2"
 SYMBOLS = {
@@ -58,7 +58,8 @@ def job_label(job: Job, keys: list[str]) -> str:
 
     if keys:
         return ", ".join(map(part, keys))
-    return f"λ={job.results['adv_weight']:g}" if "adv_weight" in job.results else job.name
+    adv_weight = job.record.adv_weight if job.record is not None else None
+    return f"λ={adv_weight:g}" if adv_weight is not None else job.name
 
 
 def job_rows(jobs: list[Job], sweep: str = "") -> list[dict]:
@@ -69,7 +70,7 @@ def job_rows(jobs: list[Job], sweep: str = "") -> list[dict]:
         swept = as_float(override_values(job).get(keys[0])) if len(keys) == 1 else math.nan
         row = {"sweep": sweep, "job": job.name, "status": job.status, "label": job_label(job, keys), "swept": swept}
         row["swept_key"] = keys[0] if len(keys) == 1 else ""
-        row["adv_weight"] = job.results.get("adv_weight", math.nan)
+        row["adv_weight"] = job.record.adv_weight if job.record and job.record.adv_weight is not None else math.nan
         row |= {k: as_float(v) for k, v in job.metrics.items()}
         for suffix in ("", "_floor"):  # W2 = sqrt(Fréchet distance), and its real-vs-real floor
             if f"val/perception/fd{suffix}" in row:

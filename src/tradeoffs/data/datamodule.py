@@ -9,12 +9,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.seeding import EpochSampler, generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
-_TRAIN_STREAM, _VAL_STREAM = 0x7A, 0x7B
+_TRAIN_STREAM, _VAL_STREAM, _TEST_STREAM = 0x7A, 0x7B, 0x7C
 
 
 class DegradedDraws(Dataset):
@@ -60,18 +60,35 @@ class RestorationDataModule(pl.LightningDataModule):
             raise ConfigError(
                 f"data.batch_size={batch_size} must be >= 1 and <= data.samples_per_epoch={samples_per_epoch}"
             )
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ConfigError(f"data.num_workers={num_workers} must be an integer >= 0 (0: load in the main process)")
         self.source, self.degradation = source, degradation
         self.batch_size, self.samples_per_epoch = batch_size, samples_per_epoch
         self.val_batch_size, self.num_workers, self.seed = val_batch_size or batch_size, num_workers, seed
         self.val_pairs: PairList | None = None
+        self.test_pairs: PairList | None = None
 
     def setup(self, stage: str | None = None) -> None:
-        if self.val_pairs is not None:
-            return
-        x = self.source.validation_images()
+        """Validation pairs for every stage (they also size the metrics); test pairs for `test`."""
+        if self.val_pairs is None:
+            self.val_pairs = self.degraded(self.source.validation_images(), _VAL_STREAM)
+        if stage == "test" and self.test_pairs is None:
+            test = self.source.test_images()
+            self.test_pairs = self.val_pairs if test is None else self.degraded(test, _TEST_STREAM)
+
+    def degraded(self, x: Tensor, stream: int) -> PairList:
+        """Fixed pairs: observation i degraded with the generator of (seed, stream, i)."""
         self.degradation.check_image_size(*x.shape[-2:])
-        y = torch.cat([self.degradation(x[i : i + 1], generator_for(self.seed, _VAL_STREAM, i)) for i in range(len(x))])
-        self.val_pairs = PairList(x, y)
+        self.degradation.lifted_channels(x.shape[1])  # e.g. colorization of grey images: one line naming the keys
+        y = torch.cat([self.degradation(x[i : i + 1], generator_for(self.seed, stream, i)) for i in range(len(x))])
+        return PairList(x, y)
+
+    def pairs(self, split: str) -> PairList:
+        """The fixed pairs of `val` or `test` (after setup)."""
+        pairs = self.val_pairs if split == "val" else self.test_pairs
+        if pairs is None:
+            raise RuntimeError(f"RestorationDataModule.setup must run before its {split} pairs are read")
+        return pairs
 
     def _loader(self, dataset: Dataset, batch_size: int, **kwargs: object) -> DataLoader:
         return DataLoader(
@@ -92,5 +109,5 @@ class RestorationDataModule(pl.LightningDataModule):
         return self._loader(self.val_pairs, self.val_batch_size, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        """The test set is the validation set: held-out photos/files, fixed crops and fixed degradations."""
-        return self.val_dataloader()
+        """The source's test set (e.g. data.source.test_root), else the validation set; fixed degradations."""
+        return self._loader(self.test_pairs, self.val_batch_size, shuffle=False)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 
 
 class Degradation(ABC):

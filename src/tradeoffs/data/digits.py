@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 _SPLIT_STREAM = 0xD161
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 
 class DiscreteImages(ImageSource):

@@ -2,6 +2,7 @@
 
 Training: random crops (+ flips/rotations) of the files under `root`. Validation: deterministic centre crops of the
 files under `val_root`, or, without one, of every k-th file of `root` (held out from training; k = 1/val_fraction).
+Test (`split=test` of evaluate and traverse): centre crops of the files under `test_root`, when given.
 """
 
 import logging
@@ -12,9 +13,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.images import center_crop, random_crop, random_dihedral, to_tensor
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 log = logging.getLogger(__name__)
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -53,6 +54,7 @@ class ImageFolder(ImageSource):
         crop_size: int,
         channels: int = 3,
         val_root: str | None = None,
+        test_root: str | None = None,
         val_fraction: float = 0.1,
         val_crop_size: int | None = None,
         num_val: int | None = None,
@@ -78,6 +80,7 @@ class ImageFolder(ImageSource):
                 raise ConfigError(f"data.source.{key}={size} is larger than image {path} ({h}x{w})")
         self.files = [p for p, _ in files]
         self.val_files = [p for p, _ in val_files][:num_val]
+        self.test_files = [p for p, _ in scan_images(test_root, "data.source.test_root")] if test_root else None
         self.channels, self.crop_size, self.augment = channels, crop_size, augment
 
     def sample(self, generator: torch.Generator) -> Tensor:
@@ -86,4 +89,16 @@ class ImageFolder(ImageSource):
         return random_dihedral(crop, generator) if self.augment else crop
 
     def validation_images(self) -> Tensor:
-        return torch.stack([center_crop(load_image(p, self.channels), self.val_crop_size) for p in self.val_files])
+        return self.center_crops(self.val_files, "data.source.val_crop_size")
+
+    def test_images(self) -> Tensor | None:
+        return None if self.test_files is None else self.center_crops(self.test_files, "data.source.val_crop_size")
+
+    def center_crops(self, files: list[Path], key: str) -> Tensor:
+        crops = []
+        for path in files:
+            image = load_image(path, self.channels)
+            if self.val_crop_size > min(image.shape[-2:]):
+                raise ConfigError(f"{key}={self.val_crop_size} is larger than image {path} {tuple(image.shape[-2:])}")
+            crops.append(center_crop(image, self.val_crop_size))
+        return torch.stack(crops)

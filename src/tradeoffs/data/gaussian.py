@@ -8,9 +8,9 @@ the Gaussian model stays exact; choose mean and std so that values stay mostly i
 import torch
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 
 def exponential_covariance(size: int, std: float, correlation_length: float) -> Tensor:

@@ -12,10 +12,10 @@ import sklearn.datasets
 import torch
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.images import random_crop, random_dihedral, to_channels, to_tensor
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 # Natural photographs only (no synthetic test patterns, text pages or duplicates such as skimage's `cat`).
 COLOR_PHOTOS: dict[str, Callable[[], np.ndarray]] = {

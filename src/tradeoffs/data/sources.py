@@ -18,3 +18,8 @@ class ImageSource(ABC):
     @abstractmethod
     def validation_images(self) -> Tensor:
         """The fixed validation images (N, C, H, W); identical on every call, run and machine."""
+
+    def test_images(self) -> Tensor | None:
+        """A fixed test set held out from training and validation, or None: `split=test` then measures the
+        validation images (the source has no separate test set)."""
+        return None

@@ -5,9 +5,9 @@ import torch
 import torchvision.datasets
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.images import random_crop, to_channels
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 
 DATASETS = ("MNIST", "FashionMNIST", "CIFAR10")
 

@@ -11,9 +11,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.patches import image_patches
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError
-from tradeoffs.metrics.functional import image_patches
 from tradeoffs.metrics.weights import INCEPTION, require_weights
 
 

@@ -1,12 +1,14 @@
 """Perception: divergences between the distributions of clean and restored images in a feature space (lower is
-better). Streaming torchmetrics wrappers of `tradeoffs.metrics.functional`; call `update(real, fake)` with features."""
+better). Streaming torchmetrics wrappers of `tradeoffs.metrics.functional` (`update(real, fake)` with features),
+and the engine's measures built on them."""
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from tradeoffs.data.seeding import generator_for
+from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
 from tradeoffs.metrics.functional import (
     feature_sums,
     frechet_distance,
@@ -78,3 +80,39 @@ class SampleDivergences(Metric):
         )
         swd = sliced_wasserstein(real, fake, self.projections, generator=generator_for(self.seed, 0x5D))
         return {"kid": kid, "kid_std": kid_std, "swd": swd}
+
+
+class FrechetRenyi(nn.Module, Measure):
+    """`fd` (Fréchet distance) and `renyi` (Rényi-½) between the Gaussian fits of the reference and restored
+    features, with their floors."""
+
+    keys = {"fd": Key("perception", floor=True), "renyi": Key("perception", floor=True)}
+
+    def prepare(self, spec: Spec) -> None:
+        self.metric = GaussianFitDivergences(spec.features.dim)
+
+    def update(self, batch: Batch) -> None:
+        self.metric.update(batch.real_features, batch.fake_features)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.metric.compute()
+
+
+class KernelAndSliced(nn.Module, Measure):
+    """`kid` (+ `kid_std` over its subsets) and `swd` (sliced W2) on the stored features, with their floors."""
+
+    keys = {
+        "kid": Key("perception", floor=True),
+        "kid_std": Key("perception"),
+        "swd": Key("perception", floor=True),
+    }
+
+    def __init__(self, kid_subsets: int = 20, kid_subset_size: int = 1000, projections: int = 256, seed: int = 0):
+        super().__init__()
+        self.metric = SampleDivergences(kid_subsets, kid_subset_size, projections, seed)
+
+    def update(self, batch: Batch) -> None:
+        self.metric.update(batch.real_features, batch.fake_features)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.metric.compute()

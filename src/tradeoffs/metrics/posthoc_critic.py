@@ -6,28 +6,33 @@ compare values only between runs measured with the same settings.
 """
 
 import math
+from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from tradeoffs.core.errors import EstimatorInputError
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import EstimatorInputError
-from tradeoffs.losses.adversarial import gradient_penalty
-from tradeoffs.models.networks.critics import GlobalCritic
+from tradeoffs.metrics.engine import Batch, Key, Measure
+
+CriticFactory = Callable[..., nn.Module]  # critic(in_channels=C, layers=L) -> (B, 1) scores
+Penalty = Callable[[nn.Module, Tensor, Tensor, None, torch.Generator], Tensor]  # E(‖∇D‖ − 1)² at mixed inputs
 
 
 def posthoc_critic_w1(
     real: Tensor,
     fake: Tensor,
+    critic: CriticFactory,
+    penalty: Penalty,
     steps: int = 300,
     batch_size: int = 64,
     lr: float = 1e-3,
     gp_weight: float = 10.0,
-    width: int = 32,
     layers: int = 3,
     seed: int = 0,
 ) -> Tensor:
-    """Ŵ1 between image sets real, fake (N, C, H, W): critic trained on the first halves, evaluated on the second."""
+    """Ŵ1 between image sets real, fake (N, C, H, W): a fresh `critic(in_channels, layers)` trained with the
+    gradient `penalty` on the first halves, evaluated on the second (layers capped at log2 of the image size)."""
     n = min(len(real), len(fake))
     if n < 4:
         raise EstimatorInputError(
@@ -39,15 +44,48 @@ def posthoc_critic_w1(
         real, fake = real.clone(), fake.clone()  # plain tensors, not inference tensors
         with torch.random.fork_rng(devices=[real.device] if real.is_cuda else []):
             torch.manual_seed(seed)
-            critic = GlobalCritic(real.shape[1], width, layers).to(real.device)
-        optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+            net = critic(in_channels=real.shape[1], layers=layers).to(real.device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.9))
         for _ in range(steps):
             i = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
             j = torch.randint(0, split, (min(batch_size, split),), generator=g, device=real.device)
             x, x_hat = real[i], fake[j]
-            loss = critic(x_hat).mean() - critic(x).mean() + gp_weight * gradient_penalty(critic, x, x_hat, None, g)
+            loss = net(x_hat).mean() - net(x).mean() + gp_weight * penalty(net, x, x_hat, None, g)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            return (critic(real[split:n]).mean() - critic(fake[split:n]).mean()).to(torch.float64)
+            return (net(real[split:n]).mean() - net(fake[split:n]).mean()).to(torch.float64)
+
+
+class PosthocCritic(nn.Module, Measure):
+    """`critic_w1`: Ŵ1 between the clean inputs and their first samples, every `every_n_epochs` epochs (0: never
+    while training; `evaluate posthoc_critic=true` measures it once). The critic network and its gradient penalty
+    are injected (`conf/metrics`), so measurement does not depend on the model layer."""
+
+    keys = {"critic_w1": Key("perception")}
+
+    def __init__(
+        self, critic: CriticFactory, penalty: Penalty, every_n_epochs: int = 0, steps: int = 300, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.critic, self.penalty, self.every_n_epochs, self.steps, self.seed = (
+            critic,
+            penalty,
+            every_n_epochs,
+            steps,
+            seed,
+        )
+        self.real: list[Tensor] = []
+        self.fake: list[Tensor] = []
+
+    def reset(self) -> None:
+        self.real, self.fake = [], []
+
+    def update(self, batch: Batch) -> None:
+        self.real.append(batch.x)
+        self.fake.append(batch.first)
+
+    def compute(self) -> dict[str, Tensor]:
+        real, fake = torch.cat(self.real), torch.cat(self.fake)
+        return {"critic_w1": posthoc_critic_w1(real, fake, self.critic, self.penalty, self.steps, seed=self.seed)}

@@ -3,14 +3,20 @@
 - `PooledErrorUncertainty`: U1, the pooled error-patch upper bound on N(X̂ − X | Y), and its trace bound.
 - `ConditionalSpread`: U2, geometric mean over inputs of the entropy power of the K samples' spread.
 - `SampleAveraging`: U3, MSE_k = a + b/k for the mean of k samples, and the mean per-pixel std across samples.
+The engine's measures (`PooledErrors`, `Spread`, `Averaging`, `MapMean`) feed them from a `Batch`.
 """
 
 import torch
-from torch import Tensor
-from torchmetrics import Metric
+from torch import Tensor, nn
+from torchmetrics import MeanMetric, Metric
 
+from tradeoffs.core.errors import ConfigError, EstimatorInputError
+from tradeoffs.metrics.distortion import NEEDS_K
+from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
 from tradeoffs.metrics.functional import (
     check_finite,
+    check_pooled_sample_size,
+    check_spread_sample_size,
     feature_sums,
     image_patches,
     pooled_entropy_power_bound,
@@ -93,3 +99,89 @@ class SampleAveraging(Metric):
         b = self.var_sum / self.pixels
         a = self.mean_sq_err_sum / self.pixels - b / self.samples_per_input
         return {"mse_k_a": a, "mse_k_b": b, "pixel_std": self.std_sum / self.pixels}
+
+
+def patch_counts(spec: Spec) -> tuple[int, int]:
+    """(patches per image, patch dimension d = C·p²)."""
+    p = spec.patch_size
+    return (spec.height // p) * (spec.width // p), spec.channels * p * p
+
+
+class PooledErrors(nn.Module, Measure):
+    """U1: `pooled`, `pooled_trace` and `mse` over the error patches of all K samples of all inputs."""
+
+    keys = {"pooled": Key("uncertainty"), "pooled_trace": Key("uncertainty"), "mse": Key("uncertainty")}
+
+    def prepare(self, spec: Spec) -> None:
+        positions, d = patch_counts(spec)
+        n, k = spec.num_images, spec.num_samples
+        try:
+            check_pooled_sample_size(n * k * positions, d)
+        except EstimatorInputError as error:
+            raise ConfigError(f"{error} ({n} images × {k} samples × {positions} patches)") from None
+        self.metric = PooledErrorUncertainty(spec.channels, spec.patch_size)
+
+    def update(self, batch: Batch) -> None:
+        self.metric.update(batch.samples, batch.x)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.metric.compute()
+
+
+class Spread(nn.Module, Measure):
+    """U2: `spread`, the geometric mean over inputs of the entropy power of the spread of their K samples."""
+
+    keys = {"spread": Key("uncertainty")}
+
+    def prepare(self, spec: Spec) -> str | None:
+        if spec.num_samples < 2:
+            return NEEDS_K
+        positions, d = patch_counts(spec)
+        try:
+            check_spread_sample_size(positions * (spec.num_samples - 1), d)
+        except EstimatorInputError as error:
+            return str(error)
+        self.metric = ConditionalSpread(spec.patch_size)
+        return None
+
+    def update(self, batch: Batch) -> None:
+        self.metric.update(batch.samples)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.metric.compute()
+
+
+class Averaging(nn.Module, Measure):
+    """U3: `mse_k_a`, `mse_k_b` (MSE_k = a + b/k for the mean of k samples) and `pixel_std`."""
+
+    keys = {"mse_k_a": Key("uncertainty"), "mse_k_b": Key("uncertainty"), "pixel_std": Key("uncertainty")}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric = SampleAveraging()
+
+    def prepare(self, spec: Spec) -> str | None:
+        return NEEDS_K if spec.num_samples < 2 else None
+
+    def update(self, batch: Batch) -> None:
+        self.metric.update(batch.samples, batch.x)
+
+    def compute(self) -> dict[str, Tensor]:
+        return self.metric.compute()
+
+
+class MapMean(nn.Module, Measure):
+    """The mean of a restorer's auxiliary map `name` (e.g. a fusion restorer's hallucination map φ ∈ [0, 1]);
+    nothing is reported for restorers without that map."""
+
+    def __init__(self, name: str = "hallucination") -> None:
+        super().__init__()
+        self.name, self.keys = name, {name: Key("uncertainty")}
+        self.metric = MeanMetric()
+
+    def update(self, batch: Batch) -> None:
+        if self.name in batch.maps:
+            self.metric.update(batch.maps[self.name].to(torch.float64))
+
+    def compute(self) -> dict[str, Tensor]:
+        return {self.name: self.metric.compute()} if self.metric.update_count else {}

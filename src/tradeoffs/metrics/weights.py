@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 
 ALEXNET = ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth")
 INCEPTION = (

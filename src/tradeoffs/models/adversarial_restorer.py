@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from tradeoffs.core.errors import ConfigError, NonFiniteLossError
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError, NonFiniteLossError
 from tradeoffs.losses.adversarial import AdversarialLoss, gradient_penalty
 from tradeoffs.models.ema import ema_model
 from tradeoffs.models.restorer import Restorer

@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
 
 _TRAIN_STREAM = 0xB1
@@ -84,6 +84,9 @@ class FusionRestorer(Restorer):
         """φ (B, 1, H, W) for one prior sample per observation: the share of each pixel taken from the prior."""
         prior = self.prior.restore(y, 1, generator=generator)[:, 0]
         return self.fuse(self.degradation.lift(y), prior)[1]
+
+    def auxiliary_maps(self, y: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        return {"hallucination": self.hallucination_map(y, generator)}
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         x, y = batch["x"], batch["y"]

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.adversarial_restorer import AdversarialRestorer
 from tradeoffs.models.networks.generators import ResidualGenerator
 

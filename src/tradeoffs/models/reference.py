@@ -13,12 +13,12 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation, GaussianNoise
 from tradeoffs.data.discrete import DiscreteImages
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.theory.gaussian import posterior_covariance, wiener_filter
 

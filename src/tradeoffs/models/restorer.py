@@ -1,4 +1,5 @@
-"""The contract between restorers and everything that measures them: `restore(y, num_samples) -> (B, K, C, H, W)`."""
+"""The base of every trained restorer: `restore(y, num_samples) -> (B, K, C, H, W)` and the rest of the protocol
+measurement calls (`tradeoffs.metrics.protocol.MeasuredRestorer`), plus whole-set validation/test distortion."""
 
 from abc import abstractmethod
 
@@ -16,7 +17,7 @@ _EVAL_STREAM = 0xE7
 class Restorer(pl.LightningModule):
     """Base LightningModule: validation/test distortion of one restored sample per input.
 
-    Subclasses implement `restore`; the metrics callback, `evaluate`, sweeps and the curve tool use only that.
+    Subclasses implement `restore` (and `auxiliary_maps` if they have any); measurement uses only the protocol.
     Evaluation randomness is seeded by (seed, batch index), so validation never consumes the training RNG and two
     evaluations of the same weights agree exactly.
     """
@@ -31,6 +32,10 @@ class Restorer(pl.LightningModule):
 
     def eval_generator(self, *keys: int) -> torch.Generator:
         return generator_for(self.seed, _EVAL_STREAM, *keys, device=self.device)
+
+    def auxiliary_maps(self, y: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Per-pixel maps (B, 1, H, W) that explain a restoration (a fusion restorer's φ); none by default."""
+        return {}
 
     def setup(self, stage: str) -> None:
         size = min(self.trainer.datamodule.val_pairs.x.shape[-2:])

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.metrics.functional import gaussian_fit, gaussian_transport_map, image_patches
 from tradeoffs.models.restorer import Restorer
 

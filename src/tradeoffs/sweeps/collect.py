@@ -1,56 +1,16 @@
-"""Reading a sweep directory: every job's status, overrides, final results and per-epoch rows.
+"""Reading a sweep directory: every job (`core.runs.Job`: status, overrides, run record, per-epoch rows).
 
-A job directory is any folder below the sweep holding `.hydra/overrides.yaml`. Its status: `finished` (results.json),
-`failed` (failures.jsonl and no results), `unfinished` (started, neither). Jobs the sweep defines (from its
+A job directory is any folder below the sweep holding `.hydra/overrides.yaml`. Jobs the sweep defines (from its
 multirun.yaml, expanded as Hydra's basic sweeper does) but that never started are `missing`.
 """
 
-import csv
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from tradeoffs.runs import FAILURES_FILE, RESULTS_FILE
-
-
-@dataclass
-class Job:
-    directory: Path | None
-    overrides: list[str]
-    status: str  # finished | failed | unfinished | missing
-    results: dict = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        return self.results.get("metrics", {})
-
-    @property
-    def name(self) -> str:
-        return self.directory.name if self.directory is not None else ",".join(self.overrides)
-
-    def epochs(self) -> list[dict]:
-        """Rows of the job's tradeoff_epochs.csv (empty if it has none)."""
-        path = None if self.directory is None else self.directory / "tradeoff_epochs.csv"
-        if path is None or not path.is_file():
-            return []
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-
-
-def read_job(directory: Path) -> Job:
-    overrides = [str(o) for o in OmegaConf.load(directory / ".hydra" / "overrides.yaml")]
-    if (directory / RESULTS_FILE).is_file():
-        return Job(directory, overrides, "finished", json.loads((directory / RESULTS_FILE).read_text()))
-    failures = directory / FAILURES_FILE
-    if failures.is_file():
-        last = json.loads(failures.read_text().strip().splitlines()[-1])
-        return Job(directory, overrides, "failed", error=f"{last['type']}: {last['message']}")
-    return Job(directory, overrides, "unfinished")
+from tradeoffs.core.runs import Job, read_job
 
 
 def expected_overrides(sweep_dir: Path) -> list[list[str]]:
@@ -69,6 +29,8 @@ def collect(sweep_dir: str | Path) -> list[Job]:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"no such sweep directory: {sweep_dir}")
+    if not (sweep_dir / "multirun.yaml").is_file() and not job_directories(sweep_dir):
+        raise FileNotFoundError(f"{sweep_dir} holds no runs (no multirun.yaml and no job directory with .hydra/)")
     started = {frozenset(job.overrides): job for job in map(read_job, job_directories(sweep_dir))}
     jobs = []
     for overrides in expected_overrides(sweep_dir):

@@ -124,11 +124,16 @@ def parallel_jobs() -> int:
     return torch.cuda.device_count() or os.cpu_count() or 1
 
 
+def job_dirname(override_dirname: str) -> str:
+    """A sweep job's directory name from Hydra's override_dirname, without the `+` of appended keys
+    (`+model.sampler.eta=0.5` -> `model.sampler.eta=0.5`)."""
+    return ",".join(item.lstrip("+") for item in str(override_dirname).split(","))
+
+
 def register_resolvers() -> None:
-    """${tradeoffs.parallel_jobs:} for launcher configs; ${tradeoffs.basename:PATH} for naming W&B groups."""
+    """${tradeoffs.parallel_jobs:} for launcher configs, ${tradeoffs.basename:PATH} for naming W&B groups and
+    ${tradeoffs.job_dirname:...} for naming sweep job directories; entry points call this before composing."""
     if not OmegaConf.has_resolver("tradeoffs.parallel_jobs"):
         OmegaConf.register_new_resolver("tradeoffs.parallel_jobs", parallel_jobs)
         OmegaConf.register_new_resolver("tradeoffs.basename", lambda path: Path(str(path)).name)
-
-
-register_resolvers()
+        OmegaConf.register_new_resolver("tradeoffs.job_dirname", job_dirname)

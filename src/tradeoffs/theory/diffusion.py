@@ -6,12 +6,18 @@ discretisation error.
 """
 
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-from tradeoffs.models.diffusion.schedule import NoiseSchedule
 from tradeoffs.theory.gaussian import posterior_covariance, wiener_filter
+
+
+class HasAlphasCumprod(Protocol):
+    """A noise schedule, as far as these oracles read it (`models.diffusion.schedule.NoiseSchedule` is one)."""
+
+    alphas_cumprod: Tensor
 
 
 def gaussian_x0_estimate(mean: Tensor, cov: Tensor, x_t: Tensor, alpha_bar: float) -> Tensor:
@@ -21,7 +27,7 @@ def gaussian_x0_estimate(mean: Tensor, cov: Tensor, x_t: Tensor, alpha_bar: floa
     return mean + (x_t - alpha_bar**0.5 * mean) @ gain
 
 
-def gaussian_x0_denoiser(mean: Tensor, cov: Tensor, schedule: NoiseSchedule) -> Callable[[Tensor, Tensor], Tensor]:
+def gaussian_x0_denoiser(mean: Tensor, cov: Tensor, schedule: HasAlphasCumprod) -> Callable[[Tensor, Tensor], Tensor]:
     """x̂0(x_t, t) = E[x0 | x_t] for x0 ~ N(mean, cov), for a sampler; x_t (B, …) flattening to d, one t per call."""
     mean, cov = mean.to(torch.float64), cov.to(torch.float64)
 
@@ -39,7 +45,7 @@ class GaussianPosteriorDenoiser(nn.Module):
 
     Plugged into `DiffusionRestorer` (prediction="x0"), `restore` draws from the true posterior p(x | y)."""
 
-    def __init__(self, prior_mean: Tensor, prior_cov: Tensor, noise_var: float, schedule: NoiseSchedule) -> None:
+    def __init__(self, prior_mean: Tensor, prior_cov: Tensor, noise_var: float, schedule: HasAlphasCumprod) -> None:
         super().__init__()
         self.wiener = wiener_filter(prior_cov, noise_var)
         self.prior_mean, self.schedule = prior_mean.to(torch.float64), schedule

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from tradeoffs.core.gaussian import frechet_distance, gaussian_entropy_power
 from tradeoffs.data.degradations import Degradation, GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.metrics.functional import frechet_distance, gaussian_entropy_power
 
 
 def wiener_filter(prior_cov: Tensor, noise_var: float) -> Tensor:

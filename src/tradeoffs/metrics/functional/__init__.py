@@ -1,6 +1,6 @@
 """Pure tensor estimators of perception and uncertainty (float64 for covariances, log-dets, eigen-decompositions)."""
 
-from tradeoffs.metrics.functional.gaussian import (
+from tradeoffs.core.gaussian import (
     feature_sums,
     frechet_distance,
     frechet_distance_features,

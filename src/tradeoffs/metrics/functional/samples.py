@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 from torchmetrics.image.kid import poly_mmd
 
-from tradeoffs.errors import EstimatorInputError
+from tradeoffs.core.errors import EstimatorInputError
 
 
 def kernel_inception_distance(

@@ -6,20 +6,11 @@ for one input (U2) and the decomposition of the MSE of averaged samples (U3). Al
 """
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from tradeoffs.errors import EstimatorInputError
-from tradeoffs.metrics.functional.gaussian import feature_sums, gaussian_fit, logdet_unbiased
-
-
-def image_patches(images: Tensor, patch_size: int) -> Tensor:
-    """Non-overlapping c×p×p patches (stride p) of images (N, C, H, W), flattened: (N·P, C·p·p)."""
-    _, c, h, w = images.shape
-    if patch_size > min(h, w):
-        raise EstimatorInputError(f"metrics.patch_size={patch_size} is larger than the {h}x{w} images")
-    patches = F.unfold(images, patch_size, stride=patch_size)  # (N, C·p·p, P)
-    return patches.transpose(1, 2).reshape(-1, c * patch_size * patch_size)
+from tradeoffs.core.errors import EstimatorInputError
+from tradeoffs.core.gaussian import feature_sums, gaussian_fit, logdet_unbiased
+from tradeoffs.core.patches import image_patches
 
 
 def check_finite(name: str, values: Tensor) -> None:

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation, LinearDegradation
-from tradeoffs.errors import ConfigError
 from tradeoffs.models.adversarial_restorer import AdversarialRestorer
 from tradeoffs.models.diffusion.sampler import Sampler
 from tradeoffs.models.diffusion.schedule import NoiseSchedule, check_prediction

@@ -14,7 +14,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 from torch import Tensor
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.models.diffusion.schedule import NoiseSchedule
 
 SAMPLERS = ("ddim", "ddpm")

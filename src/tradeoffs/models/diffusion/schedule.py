@@ -9,7 +9,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 
 BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2", "scaled_linear": "scaled_linear"}
 PREDICTIONS = ("epsilon", "x0", "v")

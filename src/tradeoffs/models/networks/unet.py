@@ -6,7 +6,7 @@ import torch
 from diffusers import UNet2DModel
 from torch import Tensor, nn
 
-from tradeoffs.errors import ConfigError
+from tradeoffs.core.errors import ConfigError
 
 
 class ConditionalUNet(nn.Module):

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor
 
-from tradeoffs.errors import EstimatorInputError
+from tradeoffs.core.errors import EstimatorInputError
 
 
 def _f64(*tensors: Tensor) -> list[Tensor]:

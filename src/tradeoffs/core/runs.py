@@ -1,0 +1,196 @@
+"""The run directory's contract, written and read only here: checkpoints to resume from, `results.json` (a
+`RunRecord`) on success, `failures.jsonl` on failure, and the status of a job directory (`Job`)."""
+
+import csv
+import json
+import logging
+import math
+import pickle
+import time
+import traceback
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from tradeoffs.core.errors import ConfigError
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RESULTS_FILE = "results.json"
+FAILURES_FILE = "failures.jsonl"
+EPOCHS_FILE = "tradeoff_epochs.csv"  # one row per measurement (callbacks.epoch_table)
+PANEL_SAMPLES_FILE = Path("images") / "panel_samples.npz"  # the latest panel's arrays (callbacks.panels)
+
+
+def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> Path | None:
+    """`ckpt_path` as a file: None (fresh run), `last` (this run dir's last.ckpt), `auto` (last.ckpt if there is
+    one, else a fresh run: what sweeps and requeued cluster jobs use) or a path.
+
+    A fresh run refuses an output dir that already holds a last.ckpt, so nothing is silently overwritten.
+    """
+    last = output_dir / LAST_CHECKPOINT
+    if ckpt_path == "auto":
+        return last if last.is_file() else None
+    if ckpt_path is None:
+        if last.is_file():
+            raise ConfigError(
+                f"{output_dir} already holds {LAST_CHECKPOINT}: pass ckpt_path=last to resume it, "
+                "or choose another hydra.run.dir"
+            )
+        return None
+    path = last if ckpt_path == "last" else Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
+    return path
+
+
+def config_changes(before: Mapping, after: Mapping, prefix: str = "") -> list[str]:
+    """`key: old -> new` for every leaf that differs between two nested config dicts."""
+    changes = []
+    for key in sorted(set(before) | set(after), key=str):
+        old, new, name = before.get(key), after.get(key), f"{prefix}{key}"
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changes += config_changes(old, new, f"{name}.")
+        elif old != new:
+            changes.append(f"{name}: {old} -> {new}")
+    return changes
+
+
+def load_checkpoint(path: Path | None, key: str = "ckpt_path") -> dict | None:
+    """The checkpoint at `path` (None for None); ConfigError naming `key` and the file if it is missing or is not
+    a checkpoint written by torch/Lightning."""
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}={path}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
+        raise ConfigError(f"{key}={path} is not a checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{key}={path} is not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def scalar_metrics(metrics: Mapping) -> dict[str, float]:
+    """Logged metrics as plain floats (NaN/inf kept as strings so the JSON stays standard)."""
+    out = {}
+    for key, value in sorted(metrics.items()):
+        number = float(value.item() if hasattr(value, "item") else value)
+        out[key] = number if math.isfinite(number) else str(number)
+    return out
+
+
+progress = logging.getLogger("tradeoffs.progress")  # one line per job as it starts and ends (hydra/job_logging=summary)
+HEADLINE = {
+    "val/perception/fd": "fd",
+    "val/distortion/mse_subset": "MSE",
+    "val/uncertainty/pooled": "U1",
+    "val/uncertainty/spread": "U2",
+}
+
+
+def headline(metrics: Mapping) -> str:
+    """The final numbers a progress line shows: `fd 0.0123, MSE 0.0440, U1 …` (the keys that were logged)."""
+    return ", ".join(f"{name} {float(metrics[key]):.4g}" for key, name in HEADLINE.items() if key in metrics)
+
+
+@dataclass
+class RunRecord:
+    """`results.json`: what every entry point writes when a job succeeds, and what sweeps and the curve tool read.
+
+    `metrics` are the final logged values (floats; NaN/inf as strings), `overrides` the job's settings as Hydra
+    overrides (they label the job on the planes), `checkpoint` the weights measured, `adv_weight` λ (None for
+    restorers without one), `split` val | test; `extra` holds what one entry point adds (epochs, W&B run id, the
+    sampler settings, the traversal, ...), stored at the top level of the JSON file."""
+
+    metrics: dict[str, float | str]
+    overrides: list[str] = field(default_factory=list)
+    checkpoint: str | None = None
+    adv_weight: float | None = None
+    split: str = "val"
+    extra: dict = field(default_factory=dict)
+
+    FIELDS = ("metrics", "overrides", "checkpoint", "adv_weight", "split")
+
+    def as_dict(self) -> dict:
+        named = {"metrics": self.metrics, "overrides": self.overrides, "checkpoint": self.checkpoint}
+        named |= {"split": self.split} | ({"adv_weight": self.adv_weight} if self.adv_weight is not None else {})
+        return named | self.extra
+
+    @classmethod
+    def from_dict(cls, payload: Mapping) -> "RunRecord":
+        extra = {k: v for k, v in payload.items() if k not in cls.FIELDS}
+        return cls(**{k: payload[k] for k in cls.FIELDS if k in payload}, extra=extra)
+
+    def write(self, output_dir: Path) -> Path:
+        return write_json(Path(output_dir) / RESULTS_FILE, self.as_dict())
+
+    @classmethod
+    def read(cls, output_dir: Path) -> "RunRecord | None":
+        path = Path(output_dir) / RESULTS_FILE
+        return cls.from_dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+@dataclass
+class Job:
+    """A job directory (None for a job a sweep defines but never started) and its status: `finished` (a record),
+    `failed` (failures.jsonl, no record), `unfinished` (started, neither) or `missing`."""
+
+    directory: Path | None
+    overrides: list[str]
+    status: str
+    record: RunRecord | None = None
+    error: str | None = None
+
+    @property
+    def metrics(self) -> dict[str, float | str]:
+        return self.record.metrics if self.record is not None else {}
+
+    @property
+    def name(self) -> str:
+        return self.directory.name if self.directory is not None else ",".join(self.overrides)
+
+    def epochs(self) -> list[dict]:
+        """Rows of the job's tradeoff_epochs.csv (empty if it has none)."""
+        path = None if self.directory is None else self.directory / EPOCHS_FILE
+        if path is None or not path.is_file():
+            return []
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+
+
+def read_job(directory: Path) -> Job:
+    """The job in `directory` (which holds .hydra/overrides.yaml)."""
+    overrides = [str(o) for o in OmegaConf.load(directory / ".hydra" / "overrides.yaml")]
+    if (record := RunRecord.read(directory)) is not None:
+        return Job(directory, overrides, "finished", record)
+    failures = directory / FAILURES_FILE
+    if failures.is_file():
+        last = json.loads(failures.read_text().strip().splitlines()[-1])
+        return Job(directory, overrides, "failed", error=f"{last['type']}: {last['message']}")
+    return Job(directory, overrides, "unfinished")
+
+
+def record_failure(output_dir: Path, error: BaseException) -> None:
+    """Append the error (type, message, traceback, time) to failures.jsonl: a failed job keeps its history."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+    with open(output_dir / FAILURES_FILE, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp.replace(path)
+    return path

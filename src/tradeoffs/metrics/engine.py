@@ -1,0 +1,290 @@
+"""The measurement engine: a list of metrics (`conf/metrics`, one `_target_` each) fed tensors, no Lightning inside.
+
+Every metric is a `Measure` with one interface:
+- `keys`: each value it computes, with its axis (distortion | perception | uncertainty), whether higher is better
+  and whether it has a floor;
+- `prepare(spec)` once, before any measurement: raises ConfigError on settings that cannot work, or returns the
+  reason it must be skipped (warned once), e.g. K = 1 for the K-sample estimates;
+- `update(batch)` for every batch of inputs, `compute()` -> {name: value}, `reset()`.
+A `Batch` holds the clean x (B, C, H, W), the observation y, the K samples (B, K, C, H, W), the reference images'
+features and the restorer's auxiliary maps; derived tensors (first sample, mean of K, features) are computed once
+per batch and shared by every measure.
+
+Floors: measures with floor keys are also fed x̂ = x (the clean inputs A against the reference set B): the value of
+a perfect restorer, computed once per stage and cached, as are the features of the fixed reference set.
+Logged names: `{stage}/{axis}/{name}` and `{stage}/{axis}/{name}_floor`.
+"""
+
+import copy
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+from tradeoffs.core.errors import ConfigError
+from tradeoffs.metrics.features import feature_space
+from tradeoffs.metrics.protocol import MeasuredRestorer
+
+AXES = ("distortion", "perception", "uncertainty")
+_SAMPLES_STREAM, _MAPS_STREAM = 0x3E, 0x3F
+
+
+@dataclass(frozen=True)
+class Key:
+    axis: str
+    higher_is_better: bool = False
+    floor: bool = False  # also measured for x̂ = x and reported as `{name}_floor`
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a measure may check in `prepare`: image size, subset size, K, patch size and the feature space."""
+
+    channels: int
+    height: int
+    width: int
+    num_images: int
+    num_samples: int
+    patch_size: int
+    features: nn.Module
+
+
+class Batch:
+    """One batch of inputs as every measure sees it; derived tensors are computed on first use."""
+
+    def __init__(
+        self,
+        x: Tensor,
+        y: Tensor | None,
+        samples: Tensor,
+        features: nn.Module,
+        real_features: Tensor,
+        maps: Mapping[str, Tensor] | None = None,
+    ) -> None:
+        self.x, self.y, self.samples, self.real_features = x, y, samples, real_features
+        self.maps, self._features = dict(maps or {}), features
+
+    @cached_property
+    def first(self) -> Tensor:
+        """The one sample per input that perception and the `_subset` distortion see."""
+        return self.samples[:, 0].contiguous()
+
+    @cached_property
+    def mean_k(self) -> Tensor:
+        return self.samples.mean(dim=1)
+
+    @cached_property
+    def fake_features(self) -> Tensor:
+        return self._features(self.first)
+
+
+class Measure(ABC):
+    """One entry of the metrics list. Subclasses are `nn.Module`s (moved to the restorer's device) and declare
+    `keys`; torchmetrics metrics inside them hold the streamed state."""
+
+    keys: dict[str, Key]
+    every_n_epochs: int = 1  # 0: never during training (e.g. the post-hoc critic, switched on by evaluate)
+
+    def prepare(self, spec: Spec) -> str | None:
+        """Check the settings (ConfigError) and build what depends on them; a returned string skips the measure
+        with that reason as a warning ("" skips it silently)."""
+        return None
+
+    @abstractmethod
+    def update(self, batch: Batch) -> None: ...
+
+    @abstractmethod
+    def compute(self) -> dict[str, Tensor]: ...
+
+    def reset(self) -> None:
+        for module in self.modules():
+            if isinstance(module, Metric):
+                module.reset()
+
+    def due(self, epoch: int) -> bool:
+        return self.every_n_epochs > 0 and (epoch + 1) % self.every_n_epochs == 0
+
+
+@dataclass
+class Measured:
+    """One measurement: the named values, and for the first batch of inputs (what panels show) the clean images,
+    the observations in image space, the K samples and the auxiliary maps, on the CPU."""
+
+    stage: str
+    epoch: int
+    values: dict[str, float]
+    x: Tensor
+    observed: Tensor
+    samples: Tensor
+    maps: dict[str, Tensor] = field(default_factory=dict)
+
+
+BatchOfSamples = tuple[Tensor, Tensor | None, Tensor, Tensor, dict[str, Tensor]]  # (x, y, observed, samples, maps)
+
+
+class MeasurementEngine:
+    """`prepare(...)` once, then `measure(restorer, x, y, reference)` or `run(batches, ...)` per evaluation."""
+
+    def __init__(
+        self,
+        measures: Mapping[str, Measure | None] | Iterable[Measure],
+        features: str = "patches",
+        patch_size: int = 4,
+        num_samples: int = 4,
+        batch_size: int = 16,
+        seed: int = 0,
+    ) -> None:
+        if num_samples < 1 or patch_size < 1 or batch_size < 1:
+            raise ConfigError(
+                f"metrics.num_samples={num_samples}, metrics.patch_size={patch_size} and "
+                f"metrics.batch_size={batch_size} must be >= 1"
+            )
+        items = measures.items() if isinstance(measures, Mapping) else enumerate(measures)
+        self.measures = {str(name): m for name, m in items if m is not None}
+        for name, measure in self.measures.items():
+            if not isinstance(measure, Measure):
+                raise ConfigError(f"metrics.measures.{name} is a {type(measure).__name__}, not a Measure")
+        self.features_name, self.patch_size, self.num_samples = features, patch_size, num_samples
+        self.batch_size, self.seed = batch_size, seed
+        self.features: nn.Module | None = None
+        self._reference_features: dict[str, tuple[Tensor, list[Tensor]]] = {}
+        self._floors: dict[str, tuple[Tensor, Tensor, dict[str, float]]] = {}
+
+    def prepare(self, channels: int, height: int, width: int, num_images: int) -> None:
+        """Check every measure against the images it will see; skipped measures are warned about once."""
+        if self.patch_size > min(height, width):
+            raise ConfigError(
+                f"metrics.patch_size={self.patch_size} is larger than the {height}x{width} validation images"
+            )
+        self.features = feature_space(self.features_name, channels, self.patch_size, self.seed)
+        spec = Spec(channels, height, width, num_images, self.num_samples, self.patch_size, self.features)
+        skipped: dict[str, list[str]] = {}
+        for name, measure in list(self.measures.items()):
+            if (reason := measure.prepare(spec)) is not None:
+                skipped.setdefault(reason, []).extend(measure.keys)
+                del self.measures[name]
+        skipped.pop("", None)  # switched off by its own setting: no warning
+        for reason, names in skipped.items():
+            warnings.warn(f"{', '.join(names)} skipped: {reason}", stacklevel=2)
+        self.floor_measures = {
+            name: copy.deepcopy(m) for name, m in self.measures.items() if any(k.floor for k in m.keys.values())
+        }
+
+    def keys(self, stage: str) -> dict[str, Key]:
+        """Every name this engine may log, with its key: what W&B and the curve tool are told about."""
+        out = {}
+        for measure in self.measures.values():
+            for name, key in measure.keys.items():
+                out[f"{stage}/{key.axis}/{name}"] = key
+                if key.floor:
+                    out[f"{stage}/{key.axis}/{name}_floor"] = key
+        return out
+
+    # --- measurement -------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def measure(
+        self,
+        restorer: MeasuredRestorer,
+        x: Tensor,
+        y: Tensor,
+        reference: Tensor | None = None,
+        stage: str = "val",
+        epoch: int = 0,
+    ) -> Measured:
+        """Restore K samples of every y (seeded by the restorer's evaluation generator and the batch's first index)
+        and measure them against x; perception compares with `reference` (else with x, and no floors)."""
+        device = restorer.device
+
+        def batches() -> Iterator[BatchOfSamples]:
+            for start in range(0, len(x), self.batch_size):
+                xb, yb = x[start : start + self.batch_size].to(device), y[start : start + self.batch_size].to(device)
+                samples = restorer.restore(
+                    yb, self.num_samples, generator=restorer.eval_generator(_SAMPLES_STREAM, start)
+                )
+                maps = restorer.auxiliary_maps(yb, generator=restorer.eval_generator(_MAPS_STREAM, start))
+                yield xb, yb, restorer.degradation.lift(yb)[:, : x.shape[1]], samples, maps
+
+        return self.run(batches(), x, reference, stage, epoch, device)
+
+    @torch.no_grad()
+    def run(
+        self,
+        batches: Iterable[BatchOfSamples],
+        x: Tensor,
+        reference: Tensor | None = None,
+        stage: str = "val",
+        epoch: int = 0,
+        device: torch.device | str = "cpu",
+    ) -> Measured:
+        """Measure given samples: `batches` yields (x, y, the observation in image space, samples, maps) in the
+        order and batch size of x (so the reference features line up)."""
+        if self.features is None:
+            raise RuntimeError("MeasurementEngine.prepare must run before measuring")
+        active = {name: m for name, m in self.measures.items() if m.due(epoch)}
+        for measure in active.values():
+            measure.reset()
+            measure.to(device)
+        self.features.to(device)
+        real = self.reference_features(stage, x if reference is None else reference, device)
+        first = None
+        for index, (xb, yb, observed, samples, maps) in enumerate(batches):
+            batch = Batch(xb, yb, samples, self.features, real[index].to(device), maps)
+            for measure in active.values():
+                measure.update(batch)
+            if first is None:
+                first = (xb.cpu(), observed.cpu(), samples.cpu(), {k: v.cpu() for k, v in maps.items()})
+        values = named_values(active.values(), stage)
+        if reference is not None:
+            values |= self.floors(stage, x, reference, device)
+        return Measured(stage, epoch, values, *first)
+
+    def reference_features(self, stage: str, reference: Tensor, device: torch.device | str) -> list[Tensor]:
+        """Features of the reference images, batch by batch: computed once per stage, kept while the set is the
+        same (the `reset_real_features=False` idea of torchmetrics)."""
+        cached = self._reference_features.get(stage)
+        if cached is None or cached[0].shape != reference.shape or not torch.equal(cached[0], reference):
+            feats = [
+                self.features(reference[s : s + self.batch_size].to(device)).cpu()
+                for s in range(0, len(reference), self.batch_size)
+            ]
+            cached = self._reference_features[stage] = (reference, feats)
+        return cached[1]
+
+    def floors(self, stage: str, x: Tensor, reference: Tensor, device: torch.device | str) -> dict[str, float]:
+        """Each floor key of the measures fed x̂ = x (clean A against reference B), once per stage and sets."""
+        cached = self._floors.get(stage)
+        if cached is not None and torch.equal(cached[0], x) and torch.equal(cached[1], reference):
+            return cached[2]
+        real = self.reference_features(stage, reference, device)
+        for measure in self.floor_measures.values():
+            measure.reset()
+            measure.to(device)
+        for index, start in enumerate(range(0, len(x), self.batch_size)):
+            clean = x[start : start + self.batch_size].to(device)
+            batch = Batch(clean, None, clean.unsqueeze(1), self.features, real[index].to(device))
+            for measure in self.floor_measures.values():
+                measure.update(batch)
+        values = named_values(self.floor_measures.values(), stage, floors=True)
+        self._floors[stage] = (x, reference, values)
+        return values
+
+
+def named_values(measures: Iterable[Measure], stage: str, floors: bool = False) -> dict[str, float]:
+    """compute() of every measure as `{stage}/{axis}/{name}` floats (with `floors`: only the floor keys, named
+    `{name}_floor`); a name a measure did not declare is an error."""
+    values = {}
+    for measure in measures:
+        for name, value in measure.compute().items():
+            if name not in measure.keys:
+                raise KeyError(f"{type(measure).__name__} computed {name!r}, which it does not declare in keys")
+            key = measure.keys[name]
+            if not floors:
+                values[f"{stage}/{key.axis}/{name}"] = float(value)
+            elif key.floor:
+                values[f"{stage}/{key.axis}/{name}_floor"] = float(value)
+    return values
