@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast lint format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,9 +74,12 @@ test: $(STAMP)  ## run the test suite (CPU, offline, W&B offline)
 test-fast: $(STAMP)  ## unit tests only (skips end-to-end CLI runs)
 	WANDB_MODE=offline $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff check + format check
+lint: $(STAMP) layers  ## ruff check + format check + layers
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
+
+layers: $(STAMP)  ## check the import layers of DESIGN.md (import-linter contracts in pyproject.toml)
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests scripts
