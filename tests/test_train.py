@@ -111,6 +111,8 @@ def test_fresh_run_never_overwrites_checkpoints(train_config):
         (["model.channels=3"], "model.channels=3 but data.source.channels=1"),
         (["data=folder", "data.source.root=/no/such/folder"], "data.source.root=/no/such/folder: no such directory"),
         (["degradation=sr4", "data.source.crop_size=30"], "data.source.crop_size=30x30 is not divisible"),
+        (["data.num_workers=-1"], "data.num_workers=-1 must be an integer >= 0"),
+        (["degradation=colorization"], "degradation=colorization needs data.source.channels=3, got 1"),
     ],
 )
 def test_bad_input_fails_before_training_with_the_key(train_config, overrides, message):
@@ -118,6 +120,16 @@ def test_bad_input_fails_before_training_with_the_key(train_config, overrides, m
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         train(cfg)
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"PK\x03\x04 truncated zip", b""])
+def test_a_file_that_is_not_a_checkpoint_is_named(train_config, tmp_path, content):
+    bogus = tmp_path / "notes.ckpt"
+    bogus.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"ckpt_path={bogus} is not a checkpoint"):
+        train(train_config(f"ckpt_path={bogus}"))
+    with pytest.raises(ConfigError, match=f"ckpt_path={bogus} is not a checkpoint"):
+        evaluate(compose_config("evaluate", [f"ckpt_path={bogus}", "accelerator=cpu"], tmp_path / "eval"))
 
 
 def test_empty_folder_is_reported(train_config, tmp_path):

@@ -197,7 +197,14 @@ def test_a_perfect_restorer_scores_exactly_the_floor(train_config):
     callback = metrics_callback(train_config, "metrics.num_images=8", "metrics.num_samples=2", "metrics.patch_size=2")
     values = prepared(callback, datamodule).engine.measure(identity, *callback.sets["val"]).values
     floors = [k for k in values if k.endswith("_floor")]
-    assert {f.removeprefix("val/perception/").removesuffix("_floor") for f in floors} == {"fd", "renyi", "kid", "swd", "precision", "recall"}
+    assert {f.removeprefix("val/perception/").removesuffix("_floor") for f in floors} == {
+        "fd",
+        "renyi",
+        "kid",
+        "swd",
+        "precision",
+        "recall",
+    }
     for floor in floors:
         assert values[floor.removesuffix("_floor")] == pytest.approx(values[floor], abs=1e-9)
     assert values["val/perception/fd_floor"] > 0

@@ -9,6 +9,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.data.datamodule import RestorationDataModule
+from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.digits import Digits
 from tradeoffs.data.folder import ImageFolder
 from tradeoffs.data.gaussian import GaussianImages, exponential_covariance
@@ -162,3 +164,20 @@ def test_digits_are_sklearns_images_split_once_for_every_seed():
 def test_digits_bad_input(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         Digits(**kwargs)
+
+
+def test_a_folder_test_set_is_separate_from_validation(image_folder):
+    source = ImageFolder(
+        str(image_folder), crop_size=32, val_root=str(image_folder / "a"), test_root=str(image_folder / "b")
+    )
+    dm = RestorationDataModule(source, GaussianNoise(0.1), batch_size=2, samples_per_epoch=4)
+    dm.setup("test")
+    assert len(dm.pairs("test")) == 3 and len(dm.pairs("val")) == 2  # the readable photos of b/ and of a/
+    assert not torch.equal(dm.pairs("test").x, dm.pairs("val").x)
+    without = RestorationDataModule(
+        ImageFolder(str(image_folder), crop_size=32), GaussianNoise(0.1), batch_size=2, samples_per_epoch=4
+    )
+    without.setup("test")
+    assert without.pairs("test") is without.pairs("val")  # no test_root: split=test measures the validation set
+    with pytest.raises(ConfigError, match="data.source.test_root=/no/such: no such directory"):
+        ImageFolder(str(image_folder), crop_size=32, test_root="/no/such")

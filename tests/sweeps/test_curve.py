@@ -102,6 +102,13 @@ def test_a_missing_key_names_the_logged_ones(sweep, capsys):
     assert main([str(sweep / "nope"), "--wandb", "disabled"]) == 2
 
 
+def test_a_directory_without_runs_is_refused(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--wandb", "disabled"]) == 2
+    assert f"{tmp_path / 'empty'} holds no runs" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "tradeoff.csv").exists()
+
+
 def test_gaussian_sweeps_get_the_theory(tmp_path):
     config = {
         "seed": 0,

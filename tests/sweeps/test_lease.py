@@ -51,11 +51,16 @@ def test_the_lease_is_released_on_failure(tmp_path):
 
 def test_a_crashed_process_never_blocks_a_device(tmp_path):
     ctx = mp.get_context("spawn")
-    job = ctx.Process(target=hold, args=(str(tmp_path), [0], 30.0, ctx.Queue()))
+    queue = ctx.Queue()
+    job = ctx.Process(target=hold, args=(str(tmp_path), [0], 60.0, queue, None))
     job.start()
-    time.sleep(2.0)
-    job.kill()
-    job.join()
+    try:
+        assert queue.get(timeout=30)[:2] == ("got", 0)  # the live child holds device 0 ...
+        assert DeviceLease([0], tmp_path).try_acquire() is None  # ... so nobody else gets it
+    finally:
+        job.kill()
+        job.join()
+    assert job.exitcode == -9  # killed while holding the lease, not ended by itself
     lease = DeviceLease([0], tmp_path)
     assert lease.try_acquire() == 0  # the kernel dropped the dead process's lock
 
