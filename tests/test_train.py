@@ -53,7 +53,8 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
     epochs = [r for r in read_csv_rows(run / "metrics.csv") if r["val/distortion/psnr"]]
     assert [r["epoch"] for r in epochs] == ["0", "1"]
     (offline_run,) = (run / "wandb").glob(f"offline-run-*-{saved['wandb_run_id']}")
-    assert list(offline_run.glob("*.wandb"))
+    (history,) = offline_run.glob("*.wandb")
+    assert b"val/*" in history.read_bytes() and b"test/*" in history.read_bytes()  # charted against epoch
 
     panel = np.asarray(Image.open(run / "images" / "val_epoch001.png"))
     assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.std() > 10  # real content, not a black image
@@ -150,6 +151,17 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     assert "model.adv_weight must be >= 0, got -0.5" in output and "Traceback" not in output
 
 
+def test_evaluate_and_traverse_share_the_one_line_errors(tmp_path):
+    bogus = tmp_path / "notes.ckpt"
+    bogus.write_text("not a checkpoint")
+    for module, extra in (("tradeoffs.evaluate", []), ("tradeoffs.traverse", ["traversal=averaging"])):
+        done = run_cli(module, f"ckpt_path={bogus}", *extra, f"hydra.run.dir={tmp_path / module}")
+        output = done.stdout + done.stderr
+        assert done.returncode == 2, output
+        assert f"ckpt_path={bogus} is not a checkpoint" in output and "Traceback" not in output
+        assert (tmp_path / module / "failures.jsonl").is_file()  # recorded like a failed training job
+
+
 def test_non_finite_loss_keeps_the_last_good_checkpoint(train_config, monkeypatch):
     original = GANRestorer.generator_loss
 
@@ -181,6 +193,27 @@ def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path
     # no separate test set in this source: the test split measures the validation images, with test/ keys
     assert test_split.metrics["test/distortion/psnr"] == pytest.approx(results.metrics["val/distortion/psnr"])
     assert test_split.metrics["test/perception/fd"] == pytest.approx(evaluation.metrics["val/perception/fd"])
+
+
+def test_a_checkpoint_from_before_the_engine_is_measured_with_todays_metrics(train_config, tmp_path):
+    """A stored metrics config of the old flat form (no measures) keeps its subset settings, gets today's list."""
+    results = train(train_config("trainer.max_epochs=1"))
+    checkpoint = torch.load(results.checkpoint, weights_only=False)
+    old = checkpoint["tradeoffs_config"]
+    old["metrics"] = {
+        "_target_": "tradeoffs.callbacks.tradeoff_metrics.TradeoffMetrics",
+        "output_dir": "${paths.output_dir}",
+        **{k: v for k, v in old["metrics"].items() if k in ("num_images", "num_samples", "patch_size", "seed")},
+        "lpips": "auto",
+        "kid_subsets": 5,
+    }
+    del old["callbacks"]["image_panels"], old["callbacks"]["epoch_table"]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    evaluation = evaluate(
+        compose_config("evaluate", [f"ckpt_path={tmp_path / 'old.ckpt'}", "accelerator=cpu"], tmp_path / "eval")
+    )
+    assert evaluation.metrics["val/perception/fd"] == pytest.approx(results.metrics["val/perception/fd"], rel=1e-6)
+    assert (tmp_path / "eval" / "images" / "val_epoch000.png").is_file()
 
 
 def test_evaluate_refuses_sampler_settings_for_a_gan_checkpoint(train_config, tmp_path):

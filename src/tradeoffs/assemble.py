@@ -5,6 +5,7 @@ Constructors raise ConfigError naming the offending key; Hydra wraps those in In
 `instantiate` unwraps so the user sees one line.
 """
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,7 @@ def evaluation_setup(cfg: DictConfig) -> tuple[DictConfig, RestorationDataModule
     if cfg.split not in ("val", "test"):
         raise ConfigError(f"split must be 'val' or 'test', got {cfg.split!r}")
     checkpoint, train_cfg = checkpoint_config(cfg.ckpt_path, OmegaConf.create({"model": cfg.model}))
+    upgrade_measurement(train_cfg)
     train_cfg = OmegaConf.merge(train_cfg, OmegaConf.from_dotlist(list(cfg.overrides)))
     train_cfg.paths = cfg.paths
     pl.seed_everything(train_cfg.seed, workers=True)
@@ -174,6 +176,28 @@ def evaluation_setup(cfg: DictConfig) -> tuple[DictConfig, RestorationDataModule
     model = restorer_from_checkpoint(cfg.ckpt_path, key="ckpt_path", checkpoint_and_config=(checkpoint, train_cfg))
     check_channels(model, datamodule)
     return train_cfg, datamodule, model
+
+
+SUBSET_KEYS = ("num_images", "num_samples", "patch_size", "features", "batch_size", "seed")
+
+
+def upgrade_measurement(train_cfg: DictConfig) -> None:
+    """Checkpoints written before the measurement engine (a metrics config without `measures`) are measured with
+    today's conf/metrics/default.yaml and their own subset settings, and get today's panel and table callbacks."""
+    metrics = train_cfg.get("metrics")
+    if metrics is None or "measures" in metrics:
+        return
+    kept = {k: metrics[k] for k in SUBSET_KEYS if k in metrics}
+    logging.getLogger(__name__).warning(
+        "the checkpoint's metrics config predates metrics.measures: measuring with conf/metrics/default.yaml and %s",
+        ", ".join(f"{k}={v}" for k, v in kept.items()),
+    )
+    defaults = OmegaConf.load(Path(CONFIG_DIR) / "callbacks" / "default.yaml")
+    with open_dict(train_cfg):
+        train_cfg.metrics = OmegaConf.merge(OmegaConf.load(Path(CONFIG_DIR) / "metrics" / "default.yaml"), kept)
+        for name in ("image_panels", "epoch_table"):
+            if OmegaConf.select(train_cfg, f"callbacks.{name}") is None:
+                train_cfg.callbacks = OmegaConf.merge(train_cfg.get("callbacks") or {}, {name: defaults[name]})
 
 
 def measure_restorer(
