@@ -14,15 +14,17 @@ import torchvision
 from hydra.utils import instantiate
 
 from tests.conftest import photo_datamodule
+from tests.models.test_gan import tiny_gan
 from tradeoffs.assemble import instantiate as build
 from tradeoffs.callbacks.panels import ImagePanels
-from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
+from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics, define_keys
 from tradeoffs.core.errors import ConfigError, EstimatorInputError
 from tradeoffs.core.runs import PANEL_SAMPLES_FILE
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.metrics.engine import Measured
 from tradeoffs.metrics.functional import gaussian_entropy_power
+from tradeoffs.metrics.protocol import MeasuredRestorer
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
 from tradeoffs.models.gan import GANRestorer
 from tradeoffs.theory.gaussian import posterior_covariance
@@ -185,8 +187,12 @@ def metrics_callback(train_config, *overrides: str) -> TradeoffMetrics:
     return build(train_config("metrics.measures.kid_swd.kid_subsets=3", *overrides).metrics)
 
 
+def trainer_of(datamodule) -> SimpleNamespace:
+    return SimpleNamespace(datamodule=datamodule, loggers=[], is_global_zero=True)
+
+
 def prepared(callback: TradeoffMetrics, datamodule) -> TradeoffMetrics:
-    callback.setup(SimpleNamespace(datamodule=datamodule), None, "fit")
+    callback.setup(trainer_of(datamodule), None, "fit")
     return callback
 
 
@@ -252,7 +258,7 @@ def test_the_test_split_is_measured_with_test_keys(train_config):
     datamodule, shifted = photo_datamodule(num_val=16), ShiftedObservation(0.1)
     datamodule.setup("test")
     callback = metrics_callback(train_config, "metrics.num_images=8", "metrics.patch_size=2")
-    callback.setup(SimpleNamespace(datamodule=datamodule), None, "test")
+    callback.setup(trainer_of(datamodule), None, "test")
     values = callback.engine.measure(shifted, *callback.sets["test"], stage="test").values
     assert "test/perception/fd" in values and "test/uncertainty/pooled" in values
     assert not [k for k in values if k.startswith("val/")]
@@ -270,3 +276,33 @@ def test_the_panel_samples_file_holds_the_last_epochs_panel(tmp_path):
         np.testing.assert_array_equal(saved["samples"], (samples[:3] + 1).numpy())
         np.testing.assert_array_equal(saved["clean"], clean[:3].numpy())
         np.testing.assert_array_equal(saved["observation"], observed[:3].numpy())
+
+
+def test_wandb_is_told_each_keys_axis_and_direction(train_config):
+    """define_keys: every key charted against epoch; precision/recall/PSNR summarised by their max, the rest by min."""
+    callback = prepared(metrics_callback(train_config, "metrics.num_images=8"), photo_datamodule(num_val=16))
+    calls = {}
+    define_keys(
+        SimpleNamespace(define_metric=lambda name, **kw: calls.__setitem__(name, kw)), callback.engine.keys("val")
+    )
+    assert set(calls) >= {
+        "val/perception/fd",
+        "val/perception/fd_floor",
+        "val/perception/recall",
+        "val/uncertainty/spread",
+    }
+    assert all(kw["step_metric"] == "epoch" for kw in calls.values())
+    best = {name: kw["summary"] for name, kw in calls.items()}
+    assert best["val/perception/recall"] == best["val/distortion/psnr_subset"] == "max"
+    assert best["val/perception/fd"] == best["val/distortion/mse_subset"] == best["val/uncertainty/pooled"] == "min"
+
+
+def test_measurement_calls_only_the_protocol(train_config):
+    """A real restorer implements MeasuredRestorer; an object lacking part of it is named before measuring."""
+    assert isinstance(tiny_gan(), MeasuredRestorer) and isinstance(ShiftedObservation(0.1), MeasuredRestorer)
+    callback = prepared(metrics_callback(train_config, "metrics.num_images=8"), photo_datamodule(num_val=16))
+    incomplete = SimpleNamespace(restore=None, degradation=GaussianNoise(0.1), device=torch.device("cpu"))
+    with pytest.raises(
+        TypeError, match="SimpleNamespace does not implement MeasuredRestorer: no eval_generator, auxiliary_maps"
+    ):
+        callback.engine.measure(incomplete, *callback.sets["val"])

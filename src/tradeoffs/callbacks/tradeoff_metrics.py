@@ -4,19 +4,21 @@ every test run, on a fixed, seeded subset of the split's pairs.
 Of the split's pairs, `num_images` (chosen once by `seed`) are restored K = `num_samples` times and measured; the
 next `num_images` are the reference set B that perception compares with (unpaired) and that the floors use. With
 fewer than 2·num_images pairs, perception compares with the clean inputs themselves and the floors are skipped.
-The values are logged as `{val|test}/{axis}/{name}` (on W&B against `epoch`); on the `gaussian` source with fixed-σ
-denoising the closed forms `uncertainty/inherent` (N(X|Y)) and `distortion/mmse` (D*/d) are added. Callbacks that
-subclass `MeasurementListener` (image panels, the per-epoch table) then receive the whole measurement.
+The values are logged as `{val|test}/{axis}/{name}` (on W&B against `epoch`, summarised by their best value); on
+the `gaussian` source with fixed-σ denoising the closed forms `uncertainty/inherent` (N(X|Y)) and
+`distortion/mmse` (D*/d) are added. Callbacks that subclass `MeasurementListener` (image panels, the per-epoch
+table) then receive the whole measurement.
 """
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import Measure, Measured, MeasurementEngine
+from tradeoffs.metrics.engine import Key, Measure, Measured, MeasurementEngine
 from tradeoffs.theory.gaussian import denoising_theory
 
 _SUBSET_STREAM = 0x5E7
@@ -58,6 +60,10 @@ class TradeoffMetrics(pl.Callback):
             x = self.sets[split][0]
             self.engine.prepare(x.shape[1], x.shape[2], x.shape[3], self.num_images)
             self.theory = gaussian_closed_forms(datamodule)
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    define_keys(logger.experiment, self.engine.keys(split))
 
     def subset(self, pairs, split: str) -> tuple[Tensor, Tensor, Tensor | None]:
         """(x, y) of the measured subset A and the clean reference set B (None without room for it)."""
@@ -92,6 +98,13 @@ class TradeoffMetrics(pl.Callback):
                 if isinstance(callback, MeasurementListener):
                     callback.on_measured(trainer, pl_module, measured)
         return measured
+
+
+def define_keys(run, keys: dict[str, Key]) -> None:
+    """Each measured key on a W&B run: charted against `epoch`, its summary the best value (max if higher is
+    better, else min) rather than the last one."""
+    for name, key in keys.items():
+        run.define_metric(name, step_metric="epoch", summary="max" if key.higher_is_better else "min")
 
 
 def gaussian_closed_forms(datamodule) -> dict[str, float]:

@@ -28,7 +28,7 @@ from torchmetrics import Metric
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.metrics.features import feature_space
-from tradeoffs.metrics.protocol import MeasuredRestorer
+from tradeoffs.metrics.protocol import MeasuredRestorer, check_restorer
 
 AXES = ("distortion", "perception", "uncertainty")
 _SAMPLES_STREAM, _MAPS_STREAM = 0x3E, 0x3F
@@ -176,7 +176,7 @@ class MeasurementEngine:
         }
 
     def keys(self, stage: str) -> dict[str, Key]:
-        """Every name this engine may log, with its key: what W&B and the curve tool are told about."""
+        """Every name the prepared engine logs for `stage`, with its axis and direction (floors included)."""
         out = {}
         for measure in self.measures.values():
             for name, key in measure.keys.items():
@@ -198,6 +198,7 @@ class MeasurementEngine:
     ) -> Measured:
         """Restore K samples of every y (seeded by the restorer's evaluation generator and the batch's first index)
         and measure them against x; perception compares with `reference` (else with x, and no floors)."""
+        check_restorer(restorer)
         device = restorer.device
 
         def batches() -> Iterator[BatchOfSamples]:

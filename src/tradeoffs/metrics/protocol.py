@@ -31,3 +31,14 @@ class MeasuredRestorer(Protocol):
     def eval_generator(self, *keys: int) -> torch.Generator | None: ...
 
     def auxiliary_maps(self, y: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]: ...
+
+
+def check_restorer(restorer: object) -> None:
+    """TypeError naming what a restorer lacks of the protocol (before any measurement runs)."""
+    missing = [
+        name
+        for name in ("restore", "eval_generator", "auxiliary_maps", "degradation", "device")
+        if not hasattr(restorer, name)
+    ]
+    if missing:
+        raise TypeError(f"{type(restorer).__name__} does not implement MeasuredRestorer: no {', '.join(missing)}")
