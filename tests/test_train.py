@@ -39,6 +39,10 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
     saved = json.loads((run / "results.json").read_text())
     assert saved["overrides"] == ["experiment=smoke"]
     assert saved["adv_weight"] == 0.01 and saved["epochs"] == 2
+    assert {"val/distortion/psnr", "val/distortion/ssim_subset", "val/perception/recall"} <= set(
+        saved["higher_is_better"]
+    )
+    assert not {"val/distortion/mse", "val/perception/fd", "val/uncertainty/pooled"} & set(saved["higher_is_better"])
     assert {"val/distortion/mse", "val/distortion/psnr", "val/distortion/ssim"} <= set(saved["metrics"])
     assert {"train/loss/distortion", "train/loss/adversarial", "train/loss/critic"} <= set(saved["metrics"])
     mse = saved["metrics"]["val/distortion/mse"]

@@ -22,6 +22,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.callbacks.run_metadata import stored_config
+from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import load_checkpoint, scalar_metrics
 from tradeoffs.data.datamodule import RestorationDataModule
@@ -200,6 +201,22 @@ def upgrade_measurement(train_cfg: DictConfig) -> None:
                 train_cfg.callbacks = OmegaConf.merge(train_cfg.get("callbacks") or {}, {name: defaults[name]})
 
 
+def higher_is_better(trainer: pl.Trainer, model: Restorer) -> list[str]:
+    """The run's logged keys where higher is better: the module's whole-set torchmetrics (PSNR, SSIM) and what the
+    measures declare; recorded in results.json so the curve tool orients Pareto fronts."""
+    keys = [
+        name
+        for metrics in (getattr(model, "val_metrics", None), getattr(model, "test_metrics", None))
+        if metrics is not None
+        for name, metric in metrics.items(keep_base=False)
+        if metric.higher_is_better
+    ]
+    for callback in trainer.callbacks:
+        if isinstance(callback, TradeoffMetrics):
+            keys += callback.maximized()
+    return sorted(set(keys))
+
+
 def measure_restorer(
     model: Restorer,
     datamodule: RestorationDataModule,
@@ -208,9 +225,9 @@ def measure_restorer(
     split: str,
     accelerator: str = "auto",
     posthoc_critic: bool = False,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[str]]:
     """One validation or test pass of `model` with the run's measurement callbacks (metrics, image panels, epoch
-    table) writing into output_dir; returns the logged values as floats."""
+    table) writing into output_dir; returns the logged values as floats and the keys where higher is better."""
     metrics_cfg = train_cfg.get("metrics")
     if metrics_cfg and posthoc_critic:
         if "critic_w1" not in (metrics_cfg.get("measures") or {}):
@@ -231,4 +248,4 @@ def measure_restorer(
     )
     run = trainer.validate if split == "val" else trainer.test
     (metrics,) = run(model, datamodule=datamodule, verbose=False)
-    return scalar_metrics(metrics)
+    return scalar_metrics(metrics), higher_is_better(trainer, model)

@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from tradeoffs.core.runs import PANEL_SAMPLES_FILE, Job
 from tradeoffs.curves.plot import Plane, finite_points, plot_plane
 from tradeoffs.curves.strip import STRIP_FILE, PanelSamples, draw_strip
-from tradeoffs.curves.table import SYMBOLS, W2, check_keys, job_rows, pareto_front, write_csv
+from tradeoffs.curves.table import SYMBOLS, W2, check_keys, job_rows, maximized_keys, pareto_front, write_csv
 from tradeoffs.curves.theory_overlay import Overlay, overlay_for
 from tradeoffs.sweeps.collect import collect
 
@@ -88,11 +88,14 @@ def make_curves(
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
     trajectories = {j.name: j.epochs() for j in jobs} if epochs else None
+    maximized = maximized_keys(jobs)
     for plane in planes(x, y, overlay):
         if not finite_points(rows, plane):
             log.warning("no finished job has both %s and %s: %s skipped", plane.x, plane.y, plane.name)
             continue
-        flags = pareto_front([r.get(plane.x, float("nan")) for r in rows], [r.get(plane.y, float("nan")) for r in rows])
+        plane.maximize = (plane.x in maximized, plane.y in maximized)
+        xs, ys = ([r.get(key, float("nan")) for r in rows] for key in (plane.x, plane.y))
+        flags = pareto_front(xs, ys, plane.maximize)
         for r, flag in zip(rows, flags, strict=True):
             r[f"admissible_{plane.name}"] = flag
         figures += plot_plane(rows, plane, out_dir, trajectories)

@@ -31,9 +31,11 @@ def evaluate(cfg: DictConfig) -> RunRecord:
         log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
         return done
     train_cfg, datamodule, model = evaluation_setup(cfg)
-    metrics = measure_restorer(model, datamodule, train_cfg, output_dir, cfg.split, cfg.accelerator, cfg.posthoc_critic)
+    metrics, maximized = measure_restorer(
+        model, datamodule, train_cfg, output_dir, cfg.split, cfg.accelerator, cfg.posthoc_critic
+    )
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    extra = {"config_overrides": list(cfg.overrides)}
+    extra = {"config_overrides": list(cfg.overrides), "higher_is_better": maximized}
     if "sampler" in train_cfg.model:
         extra["sampler"] = OmegaConf.to_container(train_cfg.model.sampler)
     record = RunRecord(

@@ -10,7 +10,7 @@ import wandb
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer
+from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
 from tradeoffs.cli import run_job
 from tradeoffs.core.runs import (
@@ -86,6 +86,7 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
                 "global_step": trainer.global_step,
                 "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
                 "wandb_run_id": run_id,
+                "higher_is_better": higher_is_better(trainer, model),
             },
         )
         record.write(output_dir)

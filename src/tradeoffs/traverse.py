@@ -138,9 +138,9 @@ def traverse(cfg: DictConfig) -> dict[str, RunRecord]:
     for name, overrides, build in TRAVERSALS[cfg.traversal.name](Traversed(cfg, train_cfg, datamodule, model)):
         job_dir = output_dir / name
         if (record := RunRecord.read(job_dir)) is None:
-            metrics = measure_restorer(build(), datamodule, train_cfg, job_dir, cfg.split, cfg.accelerator)
+            metrics, maximized = measure_restorer(build(), datamodule, train_cfg, job_dir, cfg.split, cfg.accelerator)
             adv_weight = None if cfg.traversal.name == "references" else float(train_cfg.model.get("adv_weight", 0.0))
-            extra = {"traversal": cfg.traversal.name}
+            extra = {"traversal": cfg.traversal.name, "higher_is_better": maximized}
             record = RunRecord(metrics, overrides, str(cfg.ckpt_path), adv_weight, cfg.split, extra)
             add_prediction(name, record, done, cfg.split)
             (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)

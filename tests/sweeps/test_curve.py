@@ -22,7 +22,7 @@ def test_pareto_front():
     assert pareto_front([1.0, 1.0], [1.0, 1.0]) == [True, True]  # equal points do not dominate each other
 
 
-def make_job(sweep, name, overrides, metrics=None, failure=None, config=None):
+def make_job(sweep, name, overrides, metrics=None, failure=None, config=None, higher_is_better=()):
     job = sweep / name
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -30,7 +30,8 @@ def make_job(sweep, name, overrides, metrics=None, failure=None, config=None):
         (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     if metrics is not None:
         lam = float(overrides[0].split("=")[1])
-        (job / "results.json").write_text(json.dumps({"adv_weight": lam, "metrics": metrics}))
+        record = {"adv_weight": lam, "metrics": metrics, "higher_is_better": list(higher_is_better)}
+        (job / "results.json").write_text(json.dumps(record))
     if failure is not None:
         (job / "failures.jsonl").write_text(json.dumps({"type": "ValueError", "message": failure}) + "\n")
 
@@ -100,6 +101,18 @@ def test_a_missing_key_names_the_logged_ones(sweep, capsys):
     err = capsys.readouterr()
     assert "no finished job logged 'val/perception/lpips'; logged keys: val/distortion/mse" in err.err + err.out
     assert main([str(sweep / "nope"), "--wandb", "disabled"]) == 2
+
+
+def test_fronts_follow_the_direction_the_run_record_declares(tmp_path):
+    """recall is higher-is-better: (recall 0.9, MSE 0.010) dominates (0.5, 0.012), which a lower-is-better reading
+    of recall would call admissible."""
+    sweep, maximized = tmp_path / "sweep", ["val/perception/recall"]
+    for name, lam, recall, mse in (("a", 0, 0.9, 0.010), ("b", 0.1, 0.5, 0.012), ("c", 1, 0.95, 0.02)):
+        values = {"val/perception/recall": recall, "val/distortion/mse_subset": mse}
+        make_job(sweep, name, [f"model.adv_weight={lam}"], values, higher_is_better=maximized)
+    result = make_curves(sweep, sweep, "val/perception/recall", "val/distortion/mse_subset", wandb_mode="disabled")
+    admissible = {r["job"]: r["admissible_perception_distortion"] for r in result["rows"]}
+    assert admissible == {"a": True, "b": False, "c": True}
 
 
 def test_a_directory_without_runs_is_refused(tmp_path, capsys):

@@ -81,6 +81,10 @@ class TradeoffMetrics(pl.Callback):
             )
         return pairs.x[chosen], pairs.y[chosen], pairs.x[reference] if len(reference) == self.num_images else None
 
+    def maximized(self) -> list[str]:
+        """The measured keys where higher is better (for the run record: the curve tool orients fronts by them)."""
+        return [name for split in self.sets for name, key in self.engine.keys(split).items() if key.higher_is_better]
+
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self.measure(trainer, pl_module, "val")

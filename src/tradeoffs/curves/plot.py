@@ -29,6 +29,7 @@ class Plane:
     curves: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = field(default_factory=list)  # label, y(x)
     levels: list[tuple[str, float]] = field(default_factory=list)  # horizontal reference lines
     diagonal: str | None = None  # label of the line y = x, if drawn
+    maximize: tuple[bool, bool] = (False, False)  # whether higher is better on x, on y (Pareto front direction)
 
 
 def finite_points(rows: list[dict], plane: Plane) -> list[dict]:
@@ -61,7 +62,7 @@ def plot_plane(
 ) -> list[Path]:
     points = finite_points(rows, plane)
     xs, ys = np.array([r[plane.x] for r in points]), np.array([r[plane.y] for r in points])
-    admissible = np.array(pareto_front(list(xs), list(ys)), dtype=bool)
+    admissible = np.array(pareto_front(list(xs), list(ys), plane.maximize), dtype=bool)
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     for name, epochs in (trajectories or {}).items():
         tx = [float(e[plane.x]) for e in epochs if e.get(plane.x) and e.get(plane.y)]

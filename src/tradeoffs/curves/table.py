@@ -18,16 +18,22 @@ SYMBOLS = {
 }
 
 
-def pareto_front(xs: list[float], ys: list[float]) -> list[bool]:
-    """Admissible points when both axes are minimised: no other point is at least as good on both and better on one.
-    Points with a missing (NaN) coordinate are never admissible."""
-    points = list(zip(xs, ys, strict=True))
+def pareto_front(xs: list[float], ys: list[float], maximize: tuple[bool, bool] = (False, False)) -> list[bool]:
+    """Admissible points: no other point is at least as good on both axes and better on one (lower is better, or
+    higher on an axis flagged in `maximize`, e.g. recall). Points with a missing (NaN) coordinate never are."""
+    sx, sy = (-1.0 if flag else 1.0 for flag in maximize)
+    points = [(sx * x, sy * y) for x, y in zip(xs, ys, strict=True)]
 
     def dominated(i: int) -> bool:
         xi, yi = points[i]
         return any(xj <= xi and yj <= yi and (xj < xi or yj < yi) for j, (xj, yj) in enumerate(points) if j != i)
 
     return [not (math.isnan(x) or math.isnan(y)) and not dominated(i) for i, (x, y) in enumerate(points)]
+
+
+def maximized_keys(jobs: list[Job]) -> set[str]:
+    """The keys the finished jobs' run records declare higher-is-better (precision, recall, PSNR, ...)."""
+    return {k for job in jobs if job.record is not None for k in job.record.extra.get("higher_is_better", [])}
 
 
 def as_float(value) -> float:
