@@ -27,7 +27,7 @@ QUIET       := hydra/job_logging=summary hydra/hydra_logging=summary
 QUIET_TRAIN := $(QUIET) '~callbacks.progress_bar' ++trainer.enable_progress_bar=false
 export WANDB_SILENT := true
 
-demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, ~5 min)
+demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, 5–6 min)
 	$(BIN)/python -m tradeoffs.train experiment=demo seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(DEMO_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=demo seed=$(SEED) sweep=demo hydra/launcher=devices \

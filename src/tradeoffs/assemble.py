@@ -113,17 +113,21 @@ def restorer_from_checkpoint(
     degradation: Degradation | None = None,
     key: str = "model.prior.ckpt_path",
     overrides: Sequence[str] | DictConfig = (),
-    checkpoint_and_config: tuple[dict, DictConfig] | None = None,
 ) -> Restorer:
     """The restorer a checkpoint holds, rebuilt from the training config it carries (+ `overrides`), with its
-    weights, frozen and in eval mode (a fusion prior, an interpolation partner, what evaluate measures);
-    ConfigError naming `key` if the file is not a checkpoint or the restorer was trained on another `degradation`."""
-    checkpoint, cfg = checkpoint_and_config or checkpoint_config(ckpt_path, overrides, key)
+    weights, frozen and in eval mode (a fusion prior, an interpolation partner); ConfigError naming `key` if the file
+    is not a checkpoint or the restorer was trained on another `degradation`."""
+    checkpoint, cfg = checkpoint_config(ckpt_path, overrides, key)
+    return restorer_with_weights(checkpoint, cfg, f"{key}={ckpt_path}", degradation)
+
+
+def restorer_with_weights(
+    checkpoint: dict, cfg: DictConfig, source: str, degradation: Degradation | None = None
+) -> Restorer:
+    """`cfg.model` with the checkpoint's weights, frozen and in eval mode: the one place a restorer is loaded."""
     model = instantiate(cfg.model)
     if degradation is not None and repr(model.degradation) != repr(degradation):
-        raise ConfigError(
-            f"{key}={ckpt_path} restores {model.degradation!r}, this run's degradation is {degradation!r}"
-        )
+        raise ConfigError(f"{source} restores {model.degradation!r}, this run's degradation is {degradation!r}")
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval().requires_grad_(False)
 
@@ -174,7 +178,7 @@ def evaluation_setup(cfg: DictConfig) -> tuple[DictConfig, RestorationDataModule
     train_cfg.paths = cfg.paths
     pl.seed_everything(train_cfg.seed, workers=True)
     datamodule = build_datamodule(train_cfg, stage=cfg.split)
-    model = restorer_from_checkpoint(cfg.ckpt_path, key="ckpt_path", checkpoint_and_config=(checkpoint, train_cfg))
+    model = restorer_with_weights(checkpoint, train_cfg, f"ckpt_path={cfg.ckpt_path}")
     check_channels(model, datamodule)
     return train_cfg, datamodule, model
 
