@@ -41,10 +41,14 @@ class TradeoffMetrics(pl.Callback):
         features: str = "patches",
         batch_size: int = 16,
         seed: int = 0,
+        y_channel: bool = False,
+        crop_border: int | None = None,
     ) -> None:
         if num_images < 2:
             raise ConfigError(f"metrics.num_images={num_images} must be >= 2")
-        self.engine = MeasurementEngine(measures, features, patch_size, num_samples, batch_size, seed)
+        self.engine = MeasurementEngine(
+            measures, features, patch_size, num_samples, batch_size, seed, y_channel, crop_border
+        )
         self.num_images, self.seed = num_images, seed
         self.sets: dict[str, tuple[Tensor, Tensor, Tensor | None]] = {}
         self.theory: dict[str, float] | None = None
@@ -57,8 +61,9 @@ class TradeoffMetrics(pl.Callback):
             return
         self.sets[split] = self.subset(datamodule.pairs(split), split)
         if self.theory is None:
-            x = self.sets[split][0]
-            self.engine.prepare(x.shape[1], x.shape[2], x.shape[3], self.num_images)
+            x, y, _ = self.sets[split]
+            scale = max(1, x.shape[-1] // y.shape[-1])  # the super-resolution factor (1: same size)
+            self.engine.prepare(x.shape[1], x.shape[2], x.shape[3], self.num_images, scale)
             self.theory = gaussian_closed_forms(datamodule)
         if trainer.is_global_zero:
             for logger in trainer.loggers:

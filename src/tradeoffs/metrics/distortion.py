@@ -1,4 +1,5 @@
-"""Full-reference distortion: MSE, PSNR and SSIM (torchmetrics), averaged per image, data range 1."""
+"""Full-reference distortion: MSE, PSNR and SSIM (torchmetrics), averaged per image, data range 1; optionally on
+the luma channel and without a border, as super-resolution papers report them."""
 
 import warnings
 
@@ -26,6 +27,26 @@ def distortion_metrics(prefix: str, image_size: int, postfix: str = "") -> Metri
     return MetricCollection(metrics, prefix=prefix, postfix=postfix or None)
 
 
+BT601 = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr's Y weights for RGB in [0, 1]; Y in [16, 235] / 255
+
+
+def bt601_luma(images: Tensor) -> Tensor:
+    """Y of ITU-R BT.601 as MATLAB's `rgb2ycbcr` (the SR papers' PSNR-Y): (16 + 65.481 R + 128.553 G + 24.966 B)
+    / 255 for RGB (N, 3, H, W) in [0, 1] -> (N, 1, H, W); grey images are returned as they are."""
+    if images.shape[1] == 1:
+        return images
+    weights = images.new_tensor(BT601).view(1, 3, 1, 1)
+    return (16 + (images * weights).sum(dim=1, keepdim=True)) / 255
+
+
+def without_border(images: Tensor, border: int) -> Tensor:
+    return (
+        images[..., border : images.shape[-2] - border, border : images.shape[-1] - border].contiguous()
+        if border
+        else images
+    )
+
+
 def restoration_of(batch: Batch, estimate: str) -> Tensor:
     return batch.first if estimate == "first" else batch.mean_k
 
@@ -38,7 +59,11 @@ def check_estimate(estimate: str, measure: str) -> str:
 
 class Distortion(nn.Module, Measure):
     """`mse`, `psnr`, `ssim` of the first sample of each input (`estimate: first`, keys `*_subset`: the images and
-    samples perception sees) or of the mean of its K samples (`estimate: mean_k`, keys `*_mean_k`, K ≥ 2)."""
+    samples perception sees) or of the mean of its K samples (`estimate: mean_k`, keys `*_mean_k`, K ≥ 2).
+
+    With `metrics.y_channel` on BT.601 luma (`bt601_luma`) instead of all channels, and without the
+    `metrics.crop_border` pixels on each side (by default the super-resolution factor when y_channel is on): the
+    "PSNR-Y, crop = scale" convention of super-resolution papers."""
 
     def __init__(self, estimate: str = "first") -> None:
         super().__init__()
@@ -50,12 +75,17 @@ class Distortion(nn.Module, Measure):
     def prepare(self, spec: Spec) -> str | None:
         if self.estimate_name == "mean_k" and spec.num_samples < 2:
             return NEEDS_K
-        self.metrics = distortion_metrics("", min(spec.height, spec.width), postfix=self.suffix)
+        self.y_channel, self.crop_border = spec.y_channel, spec.crop_border
+        size = min(spec.height, spec.width) - 2 * self.crop_border
+        self.metrics = distortion_metrics("", size, postfix=self.suffix)
         self.keys = {k: v for k, v in self.keys.items() if k.removesuffix(self.suffix) in self.metrics}
         return None
 
     def update(self, batch: Batch) -> None:
-        self.metrics.update(restoration_of(batch, self.estimate_name), batch.x)
+        preds, target = restoration_of(batch, self.estimate_name), batch.x
+        if self.y_channel:
+            preds, target = bt601_luma(preds), bt601_luma(target)
+        self.metrics.update(without_border(preds, self.crop_border), without_border(target, self.crop_border))
 
     def compute(self) -> dict[str, Tensor]:
         return self.metrics.compute()

@@ -52,6 +52,9 @@ class Spec:
     num_samples: int
     patch_size: int
     features: nn.Module
+    scale: int = 1  # image side / observation side: the super-resolution factor, 1 for other degradations
+    y_channel: bool = False  # distortion on BT.601 luma (metrics.y_channel)
+    crop_border: int = 0  # pixels removed on each side before distortion (metrics.crop_border, resolved)
 
 
 class Batch:
@@ -138,6 +141,8 @@ class MeasurementEngine:
         num_samples: int = 4,
         batch_size: int = 16,
         seed: int = 0,
+        y_channel: bool = False,
+        crop_border: int | None = None,
     ) -> None:
         if num_samples < 1 or patch_size < 1 or batch_size < 1:
             raise ConfigError(
@@ -150,19 +155,34 @@ class MeasurementEngine:
             if not isinstance(measure, Measure):
                 raise ConfigError(f"metrics.measures.{name} is a {type(measure).__name__}, not a Measure")
         self.features_name, self.patch_size, self.num_samples = features, patch_size, num_samples
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.y_channel, self.crop_border = batch_size, seed, bool(y_channel), crop_border
         self.features: nn.Module | None = None
         self._reference_features: dict[str, tuple[Tensor, list[Tensor]]] = {}
         self._floors: dict[str, tuple[Tensor, Tensor, dict[str, float]]] = {}
 
-    def prepare(self, channels: int, height: int, width: int, num_images: int) -> None:
-        """Check every measure against the images it will see; skipped measures are warned about once."""
+    def prepare(self, channels: int, height: int, width: int, num_images: int, scale: int = 1) -> None:
+        """Check every measure against the images it will see (`scale`: the super-resolution factor); skipped
+        measures are warned about once."""
         if self.patch_size > min(height, width):
             raise ConfigError(
                 f"metrics.patch_size={self.patch_size} is larger than the {height}x{width} validation images"
             )
         self.features = feature_space(self.features_name, channels, self.patch_size, self.seed)
-        spec = Spec(channels, height, width, num_images, self.num_samples, self.patch_size, self.features)
+        border = self.crop_border if self.crop_border is not None else (scale if self.y_channel and scale > 1 else 0)
+        if border < 0 or 2 * border >= min(height, width):
+            raise ConfigError(f"metrics.crop_border={border} leaves nothing of the {height}x{width} images")
+        spec = Spec(
+            channels,
+            height,
+            width,
+            num_images,
+            self.num_samples,
+            self.patch_size,
+            self.features,
+            scale,
+            self.y_channel,
+            border,
+        )
         skipped: dict[str, list[str]] = {}
         for name, measure in list(self.measures.items()):
             if (reason := measure.prepare(spec)) is not None:
