@@ -54,38 +54,44 @@ def normalised(magnitude: Tensor, channels: int) -> Tensor:
     return (magnitude / magnitude.amax().clamp_min(1e-8)).expand(-1, channels, -1, -1)
 
 
+def write_panel(output_dir: Path, measured: Measured, panel_images: int = 4) -> tuple[np.ndarray, str] | None:
+    """Write `images/{stage}_epochNNN.png` and `images/panel_samples.npz` of the first `panel_images` inputs of a
+    measurement; returns (the uint8 panel, its caption), or None without inputs."""
+    n = min(panel_images, len(measured.x))
+    if n == 0:
+        return None
+    x, observed, samples = measured.x[:n], measured.observed[:n], measured.samples[:n]
+    c = x.shape[1]
+    std = samples.std(dim=1, correction=1) if samples.shape[1] > 1 else torch.zeros_like(x)
+    std, error = std.mean(1, keepdim=True), (samples[:, 0] - x).abs().mean(1, keepdim=True)
+    maps = [normalised(std, c), normalised(error, c)]
+    maps += [m[:n].expand(-1, c, -1, -1) for m in measured.maps.values()]
+    rows = [torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], *(m[i : i + 1] for m in maps)]) for i in range(n)]
+    image = panel(rows)
+    images = Path(output_dir) / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    save_png(image, images / f"{measured.stage}_epoch{measured.epoch:03d}.png")
+    arrays = {"observation": observed, "clean": x, "samples": samples}
+    np.savez(
+        Path(output_dir) / PANEL_SAMPLES_FILE, epoch=measured.epoch, **{k: v.float().numpy() for k, v in arrays.items()}
+    )
+    caption = (
+        f"epoch {measured.epoch}: observation | clean | {samples.shape[1]} samples | per-pixel std "
+        f"(max {std.amax():.3g}) | |error| (max {error.amax():.3g})"
+        + "".join(f" | {name} map" for name in measured.maps)
+    )
+    return image, caption
+
+
 class ImagePanels(MeasurementListener):
     def __init__(self, output_dir: str, panel_images: int = 4) -> None:
         self.output_dir, self.panel_images = Path(output_dir), panel_images
 
     def on_measured(self, trainer: pl.Trainer, pl_module: pl.LightningModule, measured: Measured) -> None:
-        n = min(self.panel_images, len(measured.x))
-        if n == 0:
+        written = write_panel(self.output_dir, measured, self.panel_images)
+        if written is None:
             return
-        x, observed, samples = measured.x[:n], measured.observed[:n], measured.samples[:n]
-        c = x.shape[1]
-        std = samples.std(dim=1, correction=1) if samples.shape[1] > 1 else torch.zeros_like(x)
-        std, error = std.mean(1, keepdim=True), (samples[:, 0] - x).abs().mean(1, keepdim=True)
-        maps = [normalised(std, c), normalised(error, c)]
-        maps += [m[:n].expand(-1, c, -1, -1) for m in measured.maps.values()]
-        rows = [
-            torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], *(m[i : i + 1] for m in maps)]) for i in range(n)
-        ]
-        image = panel(rows)
-        images = self.output_dir / "images"
-        images.mkdir(parents=True, exist_ok=True)
-        save_png(image, images / f"{measured.stage}_epoch{measured.epoch:03d}.png")
-        arrays = {"observation": observed, "clean": x, "samples": samples}
-        np.savez(
-            self.output_dir / PANEL_SAMPLES_FILE,
-            epoch=measured.epoch,
-            **{k: v.float().numpy() for k, v in arrays.items()},
-        )
-        caption = (
-            f"epoch {measured.epoch}: observation | clean | {samples.shape[1]} samples | per-pixel std "
-            f"(max {std.amax():.3g}) | |error| (max {error.amax():.3g})"
-            + "".join(f" | {name} map" for name in measured.maps)
-        )
+        image, caption = written
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 entry = {f"{measured.stage}/images": wandb.Image(image, caption=caption), "epoch": measured.epoch}

@@ -15,6 +15,7 @@ SYMBOLS = {
     "traversal.k": "k",
     "traversal.alpha": "α",
     "traversal.estimator": "",  # labelled by the value alone: `observation`, `exact_mmse`, …
+    "method": "",  # evaluate_outputs: the method's name
 }
 
 
