@@ -12,7 +12,9 @@ from tradeoffs.core.errors import ConfigError
 from tradeoffs.curve import make_curves
 from tradeoffs.data.images import to_tensor
 from tradeoffs.data.seeding import generator_for
+from tradeoffs.evaluate import evaluate
 from tradeoffs.evaluate_outputs import evaluate_outputs
+from tradeoffs.train import train
 
 SIZE, N = 32, 12
 
@@ -143,3 +145,51 @@ def test_empty_clean_folders_and_missing_methods_are_named(folders, tmp_path):
         evaluate_outputs(cfg)
     with pytest.raises(ConfigError, match="no methods: pass \\+methods.NAME=DIR"):
         run(folders, tmp_path)
+
+
+@pytest.mark.slow
+def test_exported_samples_reproduce_evaluate(train_config, tmp_path):
+    """Round trip: evaluate ... export_samples=K writes the measured subset and its K samples; evaluate_outputs on
+    those files gives evaluate's numbers up to the 8-bit rounding of the PNGs."""
+    trained = train(train_config())  # outputs almost all in [0, 1], so 8-bit PNGs hold them up to rounding
+    export = tmp_path / "export"
+    overrides = [f"ckpt_path={trained.checkpoint}", "accelerator=cpu", "export_samples=2", f"export_dir={export}"]
+    evaluated = evaluate(compose_config("evaluate", overrides, tmp_path / "eval")).metrics
+    assert sorted(p.name for p in (export / "samples" / "00000").iterdir()) == ["0.png", "1.png"]
+    cfg = compose_config(
+        "evaluate_outputs",
+        [
+            f"clean_root={export / 'clean'}",
+            f"reference_root={export / 'reference'}",
+            f"observed_root={export / 'observed'}",
+            f"+methods.gan={export / 'samples'}",
+            "metrics.measures.kid_swd.kid_subsets=5",
+            "metrics.measures.kid_swd.projections=32",
+        ],
+        tmp_path / "outputs",
+    )
+    reloaded = evaluate_outputs(cfg)["gan"].metrics
+    # PNGs round to 1/255 and clip the ~1 % of this tiny GAN's pixels that leave [0, 1]
+    for key in ("val/distortion/mse_subset", "val/uncertainty/mse", "val/distortion/ssim_subset"):
+        assert reloaded[key] == pytest.approx(evaluated[key], rel=0.01), key
+    assert reloaded["val/perception/fd"] == pytest.approx(evaluated["val/perception/fd"], rel=0.05)
+    assert reloaded["val/perception/fd_floor"] == pytest.approx(evaluated["val/perception/fd_floor"], rel=0.01)
+    assert reloaded["val/distortion/psnr_subset"] == pytest.approx(evaluated["val/distortion/psnr_subset"], abs=0.05)
+    with pytest.raises(ConfigError, match=f"export_dir={export} is not empty"):
+        evaluate(compose_config("evaluate", overrides, tmp_path / "eval_again"))
+
+
+@pytest.mark.slow
+def test_exported_samples_are_the_measured_draws(train_config, tmp_path):
+    """For a stochastic restorer the files hold exactly the K draws the metrics saw (clipped, rounded to 8 bits)."""
+    trained = train(train_config("trainer.max_epochs=1", "model.generator.noise_channels=1", run="stochastic"))
+    export = tmp_path / "export"
+    overrides = [f"ckpt_path={trained.checkpoint}", "accelerator=cpu", "export_samples=2", f"export_dir={export}"]
+    evaluate(compose_config("evaluate", overrides, tmp_path / "eval"))
+    with np.load(tmp_path / "eval" / "images" / "panel_samples.npz") as panel:
+        measured = np.clip(panel["samples"], 0, 1)  # (inputs, K, C, H, W) of the first batch
+    for i in range(len(measured)):
+        for k in range(2):
+            written = load(export / "samples" / f"{i:05d}" / f"{k}.png").numpy()
+            np.testing.assert_allclose(written, measured[i, k], atol=0.5 / 255 + 1e-6)
+    assert not np.allclose(measured[:, 0], measured[:, 1])  # the two draws differ

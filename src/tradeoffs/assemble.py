@@ -27,6 +27,7 @@ from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import load_checkpoint, scalar_metrics
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Degradation
+from tradeoffs.data.output_folders import write_image
 from tradeoffs.loggers import ResumableCSVLogger
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.sweeps.lease import register_resolvers
@@ -219,6 +220,33 @@ def higher_is_better(trainer: pl.Trainer, model: Restorer) -> list[str]:
         if isinstance(callback, TradeoffMetrics):
             keys += callback.maximized()
     return sorted(set(keys))
+
+
+def export_restorations(
+    model: Restorer, datamodule: RestorationDataModule, train_cfg: DictConfig, split: str, num_samples: int, out: Path
+) -> Path:
+    """Write the measured subset of `split` as evaluate_outputs and PUQ read it: `clean/<id>.png`,
+    `reference/<id>.png` (perception's reference set), `observed/<id>.png` (the observation in image space) and
+    `samples/<id>/<k>.png`, the K = num_samples restorations the metrics draw (same generator, same batches)."""
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"export_dir={out} is not empty: choose a new directory (nothing is overwritten)")
+    if not train_cfg.get("metrics"):
+        raise ConfigError("export_samples: the checkpoint has no metrics config to choose the measured subset from")
+    metrics = instantiate(OmegaConf.merge(train_cfg.metrics, {"num_samples": num_samples}))
+    x, y, reference = metrics.subset(datamodule.pairs(split), split)
+    index = 0
+    for xb, _, observed, samples, _ in metrics.engine.restorations(model, x, y):
+        for clean, seen, draws in zip(xb, observed, samples, strict=True):
+            name = f"{index:05d}"
+            write_image(out / "clean" / f"{name}.png", clean)
+            write_image(out / "observed" / f"{name}.png", seen)
+            for k, draw in enumerate(draws):
+                write_image(out / "samples" / name / f"{k}.png", draw)
+            index += 1
+    for i, clean in enumerate(reference if reference is not None else []):
+        write_image(out / "reference" / f"{i:05d}.png", clean)
+    return out
 
 
 def measure_restorer(

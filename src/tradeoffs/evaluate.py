@@ -7,17 +7,21 @@ post-hoc critic's Ŵ1 with `posthoc_critic=true`) are written to `results.json` 
 directory, the file the curve tool reads. Sampler sweeps of one checkpoint:
 `python -m tradeoffs.evaluate -m ckpt_path=... sweep=sampler_eta`. An output directory that already holds
 results.json is skipped, so an interrupted evaluation sweep resumes by running it again into its directory.
+`export_samples=K export_dir=DIR` also writes the measured subset and its K samples as PNG folders
+(`assemble.export_restorations`), the layout `evaluate_outputs` and PUQ read.
 """
 
 import logging
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, measure_restorer
+from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, export_restorations, measure_restorer
 from tradeoffs.cli import run_job
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import RunRecord, headline, progress
 from tradeoffs.sweeps.lease import register_resolvers
 
@@ -31,11 +35,19 @@ def evaluate(cfg: DictConfig) -> RunRecord:
         log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
         return done
     train_cfg, datamodule, model = evaluation_setup(cfg)
+    if cfg.export_samples:
+        if cfg.export_dir is None:
+            raise ConfigError("export_samples needs export_dir=DIR (a new directory)")
+        with torch.no_grad():
+            exported = export_restorations(model, datamodule, train_cfg, cfg.split, cfg.export_samples, cfg.export_dir)
+        progress.info("exported %d samples per input to %s", cfg.export_samples, exported)
     metrics, maximized = measure_restorer(
         model, datamodule, train_cfg, output_dir, cfg.split, cfg.accelerator, cfg.posthoc_critic
     )
     overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     extra = {"config_overrides": list(cfg.overrides), "higher_is_better": maximized}
+    if cfg.export_samples:
+        extra["export_dir"] = str(exported)
     if "sampler" in train_cfg.model:
         extra["sampler"] = OmegaConf.to_container(train_cfg.model.sampler)
     record = RunRecord(

@@ -17,6 +17,13 @@ from tradeoffs.data.folder import EXTENSIONS
 from tradeoffs.data.images import to_tensor
 
 
+def write_image(path: Path, image: Tensor) -> None:
+    """(C, H, W) in [0, 1] -> an 8-bit PNG (grey for C = 1), rounding to nearest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array).save(path)
+
+
 def image_files(root: str | Path, key: str) -> dict[str, Path]:
     """{id: file} of the images directly in `root` (the id is the file name without its extension)."""
     path = Path(root).expanduser()

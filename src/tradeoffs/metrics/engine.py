@@ -219,18 +219,18 @@ class MeasurementEngine:
         """Restore K samples of every y (seeded by the restorer's evaluation generator and the batch's first index)
         and measure them against x; perception compares with `reference` (else with x, and no floors)."""
         check_restorer(restorer)
+        return self.run(self.restorations(restorer, x, y), x, reference, stage, epoch, restorer.device)
+
+    def restorations(self, restorer: MeasuredRestorer, x: Tensor, y: Tensor) -> Iterator[BatchOfSamples]:
+        """The batches `measure` feeds: K samples of each y in batches of `batch_size`, drawn with the restorer's
+        evaluation generator keyed by the batch's first index (what an export of the measured samples reads)."""
         device = restorer.device
-
-        def batches() -> Iterator[BatchOfSamples]:
-            for start in range(0, len(x), self.batch_size):
-                xb, yb = x[start : start + self.batch_size].to(device), y[start : start + self.batch_size].to(device)
-                samples = restorer.restore(
-                    yb, self.num_samples, generator=restorer.eval_generator(_SAMPLES_STREAM, start)
-                )
-                maps = restorer.auxiliary_maps(yb, generator=restorer.eval_generator(_MAPS_STREAM, start))
-                yield xb, yb, restorer.degradation.lift(yb)[:, : x.shape[1]], samples, maps
-
-        return self.run(batches(), x, reference, stage, epoch, device)
+        for start in range(0, len(x), self.batch_size):
+            xb, yb = x[start : start + self.batch_size].to(device), y[start : start + self.batch_size].to(device)
+            generator = restorer.eval_generator(_SAMPLES_STREAM, start)
+            samples = restorer.restore(yb, self.num_samples, generator=generator)
+            maps = restorer.auxiliary_maps(yb, generator=restorer.eval_generator(_MAPS_STREAM, start))
+            yield xb, yb, restorer.degradation.lift(yb)[:, : x.shape[1]], samples, maps
 
     @torch.no_grad()
     def run(
