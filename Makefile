@@ -27,14 +27,15 @@ QUIET       := hydra/job_logging=summary hydra/hydra_logging=summary
 QUIET_TRAIN := $(QUIET) '~callbacks.progress_bar' ++trainer.enable_progress_bar=false
 export WANDB_SILENT := true
 
-demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + reference estimators + curves (CPU, 5–6 min)
+demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digits + references + classical baselines + curves (CPU, ~6 min)
 	$(BIN)/python -m tradeoffs.train experiment=demo seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(DEMO_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=demo seed=$(SEED) sweep=demo hydra/launcher=devices \
 		model.warm_start=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DEMO_DIR)/sweep $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DEMO_DIR)/base/checkpoints/last.ckpt \
 		hydra.run.dir=$(DEMO_DIR)/references $(QUIET)
-	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep $(DEMO_DIR)/references
+	$(BIN)/python -m tradeoffs.baselines experiment=demo seed=$(SEED) hydra.run.dir=$(DEMO_DIR)/baselines $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.curve $(DEMO_DIR)/sweep $(DEMO_DIR)/references $(DEMO_DIR)/baselines
 	@echo "curves: $(DEMO_DIR)/sweep/perception_distortion.png (.svg), uncertainty_*.png, strip.png; table: $(DEMO_DIR)/sweep/tradeoff.csv"
 
 demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and the checks of its claims across them
