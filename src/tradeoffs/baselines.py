@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, measure_restorer
 from tradeoffs.cli import run_job
@@ -41,10 +41,7 @@ def baselines(cfg: DictConfig) -> dict[str, RunRecord]:
             record = RunRecord(
                 metrics, overrides, None, None, "val", {"baseline": label, "higher_is_better": maximized}
             )
-            (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(cfg, job_dir / ".hydra" / "config.yaml")  # data + degradation: theory overlays
-            OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
-            record.write(job_dir)
+            record.write_job(job_dir, cfg)
             progress.info("baseline %s: %s", label, headline(metrics))
         done[label] = record
     return done

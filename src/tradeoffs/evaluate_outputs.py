@@ -22,7 +22,6 @@ from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import RunRecord, headline, progress
 from tradeoffs.data.output_folders import read_clean, read_image, read_outputs
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import MeasurementEngine
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -65,28 +64,16 @@ def observations(cfg: DictConfig, ids: list[str], clean: torch.Tensor) -> torch.
 def evaluate_method(cfg: DictConfig, name: str, root: str, sets) -> RunRecord:
     ids, clean, reference, shown = sets
     samples = read_outputs(root, ids, clean, f"methods.{name}")
-    metrics = cfg.metrics
-    engine = MeasurementEngine(
-        instantiate(metrics.measures),
-        metrics.features,
-        metrics.patch_size,
-        samples.shape[1],
-        metrics.batch_size,
-        cfg.seed,
-        metrics.y_channel,
-        metrics.crop_border,
-    )
+    engine = instantiate(OmegaConf.merge(cfg.metrics, {"num_samples": samples.shape[1]})).engine
     engine.prepare(*clean.shape[1:], len(ids))
-    step = metrics.batch_size
+    step = engine.batch_size
     batches = (
         (clean[s : s + step], None, shown[s : s + step], samples[s : s + step], {}) for s in range(0, len(ids), step)
     )
     measured = engine.run(batches, clean, reference, cfg.stage)
     job_dir = Path(cfg.paths.output_dir) / name
     write_panel(job_dir, measured)
-    (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create([f"method={name}"]), job_dir / ".hydra" / "overrides.yaml")
-    maximized = [k for k, key in engine.keys(cfg.stage).items() if key.higher_is_better]
+    maximized = engine.maximized(cfg.stage)
     extra = {
         "method": name,
         "outputs": str(root),
@@ -95,7 +82,7 @@ def evaluate_method(cfg: DictConfig, name: str, root: str, sets) -> RunRecord:
         "higher_is_better": maximized,
     }
     record = RunRecord(measured.values, [f"method={name}"], None, None, cfg.stage, extra)
-    record.write(job_dir)
+    record.write_job(job_dir)
     return record
 
 

@@ -143,10 +143,7 @@ def traverse(cfg: DictConfig) -> dict[str, RunRecord]:
             extra = {"traversal": cfg.traversal.name, "higher_is_better": maximized}
             record = RunRecord(metrics, overrides, str(cfg.ckpt_path), adv_weight, cfg.split, extra)
             add_prediction(name, record, done, cfg.split)
-            (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(train_cfg, job_dir / ".hydra" / "config.yaml")  # data + degradation: theory overlays
-            OmegaConf.save(OmegaConf.create(overrides), job_dir / ".hydra" / "overrides.yaml")
-            record.write(job_dir)
+            record.write_job(job_dir, train_cfg)
             log.info("%s: %s", name, metrics)
             progress.info("%s %s: %s", cfg.traversal.name, name, headline(metrics))
         done[name] = record

@@ -88,7 +88,7 @@ class TradeoffMetrics(pl.Callback):
 
     def maximized(self) -> list[str]:
         """The measured keys where higher is better (for the run record: the curve tool orients fronts by them)."""
-        return [name for split in self.sets for name, key in self.engine.keys(split).items() if key.higher_is_better]
+        return [name for split in self.sets for name in self.engine.maximized(split)]
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:

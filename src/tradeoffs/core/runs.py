@@ -129,6 +129,17 @@ class RunRecord:
     def write(self, output_dir: Path) -> Path:
         return write_json(Path(output_dir) / RESULTS_FILE, self.as_dict())
 
+    def write_job(self, job_dir: Path, config=None) -> Path:
+        """A job directory the curve tool reads, for jobs made outside a Hydra multirun (traversal settings,
+        baselines, folders of outputs): `.hydra/overrides.yaml` (the record's overrides, which label the job),
+        `.hydra/config.yaml` when a config is given (data + degradation: theory overlays) and results.json."""
+        hydra_dir = Path(job_dir) / ".hydra"
+        hydra_dir.mkdir(parents=True, exist_ok=True)
+        if config is not None:
+            OmegaConf.save(config, hydra_dir / "config.yaml")
+        OmegaConf.save(OmegaConf.create(list(self.overrides)), hydra_dir / "overrides.yaml")
+        return self.write(job_dir)
+
     @classmethod
     def read(cls, output_dir: Path) -> "RunRecord | None":
         path = Path(output_dir) / RESULTS_FILE

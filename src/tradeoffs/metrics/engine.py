@@ -205,6 +205,10 @@ class MeasurementEngine:
                     out[f"{stage}/{key.axis}/{name}_floor"] = key
         return out
 
+    def maximized(self, stage: str) -> list[str]:
+        """The names among `keys(stage)` where higher is better (the run record lists them for the curve tool)."""
+        return [name for name, key in self.keys(stage).items() if key.higher_is_better]
+
     # --- measurement -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def measure(
