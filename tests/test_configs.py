@@ -49,3 +49,12 @@ def test_make_targets_sweeps_compose(experiment, sweep, tmp_path):
     grid = [float(v) for v in str(cfg.hydra.sweeper.params["model.adv_weight"]).split(",")]
     assert grid[0] == 0 and grid == sorted(grid) and len(grid) >= 5  # from the MMSE end upward
     assert cfg.ckpt_path == "auto"  # rerunning the target resumes the sweep
+
+
+def test_wrap_config_moves_the_wrapped_network_into_the_stored_model(tmp_path):
+    from tradeoffs.wrap import run_config
+
+    cfg = compose_config("wrap", ["experiment=demo", "name=n", "wrapped.network._target_=torch.nn.Identity"], tmp_path)
+    stored = run_config(cfg)
+    assert stored.model._target_ == "tradeoffs.models.wrapped.WrappedRestorer" and stored.model.weights is None
+    assert "wrapped" not in stored and "name" not in stored and stored.data.source._target_.endswith("Digits")
