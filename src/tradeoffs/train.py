@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import wandb
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
@@ -28,6 +29,7 @@ from tradeoffs.sweeps.lease import leased_devices, register_resolvers
 
 log = logging.getLogger(__name__)
 register_resolvers()
+progress.addFilter(lambda _: rank_zero_only.rank == 0)  # DDP: one progress line per job, not one per process
 
 
 def job_title(cfg: DictConfig) -> str:
@@ -89,7 +91,8 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) ->
                 "higher_is_better": higher_is_better(trainer, model),
             },
         )
-        record.write(output_dir)
+        if trainer.is_global_zero:
+            record.write(output_dir)
         succeeded = True
     finally:
         wandb.finish(exit_code=0 if succeeded else 1)

@@ -1,8 +1,10 @@
 import torch
+from torch.utils.data import DistributedSampler
 
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Compose, Downsample, GaussianNoise
 from tradeoffs.data.natural import NaturalPhotos
+from tradeoffs.data.seeding import EpochSampler, ShardSampler
 
 
 def make(num_workers: int = 0, seed: int = 0) -> RestorationDataModule:
@@ -55,3 +57,24 @@ def test_worker_processes_give_the_same_batches():
     for p, q in zip(serial, parallel, strict=True):
         torch.testing.assert_close(p["x"], q["x"])
         torch.testing.assert_close(p["y"], q["y"])
+
+
+def test_ddp_processes_share_an_epoch_s_draws_without_overlap():
+    """Two processes take disjoint, equal halves of the single-process epoch; Lightning keeps a DistributedSampler
+    as it is (a wrapper around a plain sampler would hide set_epoch from it, repeating epoch 0's draws)."""
+    whole = EpochSampler(10, seed=3)
+    ranks = [EpochSampler(10, seed=3, num_replicas=2, rank=r) for r in (0, 1)]
+    for sampler in (whole, *ranks):
+        sampler.set_epoch(4)
+    halves = [list(s) for s in ranks]
+    assert [len(h) for h in halves] == [5, 5] and not set(halves[0]) & set(halves[1])
+    assert sorted(halves[0] + halves[1]) == sorted(whole) and all(epoch == 4 for epoch, _ in whole)
+    assert all(isinstance(s, DistributedSampler) for s in ranks)
+    uneven = [list(EpochSampler(7, seed=3, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert [len(h) for h in uneven] == [3, 3]  # equal counts keep DDP ranks in step
+
+
+def test_evaluation_shards_count_every_pair_once():
+    shards = [list(ShardSampler(9, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == list(range(9))
+    assert list(ShardSampler(9)) == list(range(9))

@@ -97,16 +97,23 @@ class TradeoffMetrics(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.measure(trainer, pl_module, "test")
 
-    def measure(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> Measured:
-        x, y, reference = self.sets[stage]
-        measured = self.engine.measure(pl_module, x, y, reference, stage, trainer.current_epoch)
-        measured.values |= {f"{stage}/{key}": value for key, value in self.theory.items()}
-        pl_module.log_dict(measured.values, on_epoch=True)
+    def measure(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> dict[str, float]:
+        """Measure on the global-zero process and hand the values to every process: under DDP each image of the
+        subset counts once, and the values are those of a single-process run with the same weights."""
+        values = None
         if trainer.is_global_zero:
+            x, y, reference = self.sets[stage]
+            measured = self.engine.measure(pl_module, x, y, reference, stage, trainer.current_epoch)
+            measured.values |= {f"{stage}/{key}": value for key, value in self.theory.items()}
             for callback in trainer.callbacks:
                 if isinstance(callback, MeasurementListener):
                     callback.on_measured(trainer, pl_module, measured)
-        return measured
+            values = measured.values
+        if trainer.world_size > 1:
+            values = trainer.strategy.broadcast(values, src=0)
+        # identical on every process: the mean over processes (sync_dist) is the value itself
+        pl_module.log_dict(values, on_epoch=True, sync_dist=trainer.world_size > 1)
+        return values
 
 
 def define_keys(run, keys: dict[str, Key]) -> None:

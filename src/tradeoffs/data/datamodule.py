@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.seeding import EpochSampler, generator_for
+from tradeoffs.data.seeding import EpochSampler, ShardSampler, generator_for
 from tradeoffs.data.sources import ImageSource
 
 _TRAIN_STREAM, _VAL_STREAM, _TEST_STREAM = 0x7A, 0x7B, 0x7C
@@ -100,14 +100,24 @@ class RestorationDataModule(pl.LightningDataModule):
             **kwargs,
         )
 
+    def processes(self) -> dict[str, int]:
+        """This process's place among the trainer's (DDP) processes: {num_replicas, rank}."""
+        trainer = self.trainer
+        return {"num_replicas": trainer.world_size, "rank": trainer.global_rank} if trainer else {}
+
     def train_dataloader(self) -> DataLoader:
+        """samples_per_epoch seeded draws per epoch in all, shared out between the DDP processes."""
         dataset = DegradedDraws(self.source, self.degradation, self.samples_per_epoch, self.seed)
-        sampler = EpochSampler(self.samples_per_epoch, self.seed)
+        sampler = EpochSampler(self.samples_per_epoch, self.seed, **self.processes())
         return self._loader(dataset, self.batch_size, sampler=sampler, drop_last=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_pairs, self.val_batch_size, shuffle=False)
+        return self._loader(
+            self.val_pairs, self.val_batch_size, sampler=ShardSampler(len(self.val_pairs), **self.processes())
+        )
 
     def test_dataloader(self) -> DataLoader:
         """The source's test set (e.g. data.source.test_root), else the validation set; fixed degradations."""
-        return self._loader(self.test_pairs, self.val_batch_size, shuffle=False)
+        return self._loader(
+            self.test_pairs, self.val_batch_size, sampler=ShardSampler(len(self.test_pairs), **self.processes())
+        )

@@ -191,6 +191,8 @@ class MeasurementEngine:
         skipped.pop("", None)  # switched off by its own setting: no warning
         for reason, names in skipped.items():
             warnings.warn(f"{', '.join(names)} skipped: {reason}", stacklevel=2)
+        for measure in self.measures.values():
+            unsynced(measure)
         self.floor_measures = {
             name: copy.deepcopy(m) for name, m in self.measures.items() if any(k.floor for k in m.keys.values())
         }
@@ -297,6 +299,14 @@ class MeasurementEngine:
         values = named_values(self.floor_measures.values(), stage, floors=True)
         self._floors[stage] = (x, reference, values)
         return values
+
+
+def unsynced(measure: Measure) -> None:
+    """The engine measures in one process (under DDP, the global-zero one): its torchmetrics states must not wait
+    for the other processes' at compute(), which would deadlock, or add their copies, which would count twice."""
+    for module in measure.modules():
+        if isinstance(module, Metric):
+            module.sync_on_compute = module._to_sync = False
 
 
 def named_values(measures: Iterable[Measure], stage: str, floors: bool = False) -> dict[str, float]:
