@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tradeoffs.core.errors import ConfigError
 from tradeoffs.sweeps.lease import DeviceLease, device_assignment
 
 
@@ -14,6 +15,11 @@ def hold(lock_dir: str, slots: list[int], seconds: float, queue, together) -> No
         queue.put(("got", slot, time.monotonic()))
         together.wait(timeout=30) if together is not None else time.sleep(seconds)
         queue.put(("released", slot, time.monotonic()))
+
+
+def want_two_gpus(lock_dir: str) -> None:
+    with device_assignment(2, 1, lock_dir, gpus_per_job=2):
+        pass
 
 
 def run_jobs(lock_dir, slots, n, seconds=0.3, overlap=False):
@@ -68,6 +74,36 @@ def test_a_crashed_process_never_blocks_a_device(tmp_path):
 def test_cpu_slots_split_the_cores(tmp_path, monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     with device_assignment(0, 4, tmp_path) as first, device_assignment(0, 4, tmp_path) as second:
-        assert first.gpu is None and first.cpu_threads == second.cpu_threads == 2
+        assert first.gpus == () and first.cpu_threads == second.cpu_threads == 2
     with device_assignment(2, 2, tmp_path) as gpu:
-        assert gpu.gpu == 0 and gpu.cpu_threads is None
+        assert gpu.gpus == (0,) and gpu.cpu_threads is None
+
+
+def test_multi_gpu_jobs_take_disjoint_sets_all_at_once(tmp_path):
+    with device_assignment(4, 2, tmp_path, gpus_per_job=2) as first, device_assignment(4, 2, tmp_path, 2) as second:
+        assert first.gpus == (0, 1) and second.gpus == (2, 3)
+    with DeviceLease([1], tmp_path):  # GPU 1 busy: a 3-GPU job takes 0, 2, 3, not a partial set
+        with device_assignment(4, 1, tmp_path, gpus_per_job=3) as three:
+            assert three.gpus == (0, 2, 3)
+        assert DeviceLease([0], tmp_path).try_acquire() == 0  # all three released on exit
+
+
+def test_a_job_never_holds_part_of_its_gpus_while_it_waits(tmp_path):
+    """With 1 of 2 GPUs taken, a 2-GPU job waits holding nothing, so the other GPU stays free for others."""
+    with DeviceLease([0], tmp_path):
+        waiting = mp.get_context("spawn").Process(target=want_two_gpus, args=(str(tmp_path),))
+        waiting.start()
+        try:
+            time.sleep(3)  # the job has started and polled
+            assert waiting.is_alive()  # still waiting for a full set
+            free = DeviceLease([1], tmp_path)
+            assert any(free.try_acquire() == 1 or time.sleep(0.05) for _ in range(20))  # not kept by the job
+        finally:
+            waiting.kill()
+            waiting.join()
+
+
+def test_more_gpus_per_job_than_the_machine_has_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="lease.gpus_per_job=3: this machine has 2 GPU"):
+        with device_assignment(2, 1, tmp_path, gpus_per_job=3):
+            pass

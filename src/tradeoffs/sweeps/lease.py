@@ -19,6 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from tradeoffs.core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -66,19 +68,47 @@ class DeviceLease:
 
 @dataclass(frozen=True)
 class Assignment:
-    """What a job got: a GPU index, or a number of CPU threads."""
+    """What a job got: GPU indices, or a number of CPU threads."""
 
-    gpu: int | None = None
+    gpus: tuple[int, ...] = ()
     cpu_threads: int | None = None
 
 
 @contextmanager
-def device_assignment(num_gpus: int, concurrent_jobs: int, lock_dir: str | Path):
-    """Lease a GPU when there are any, else a CPU slot worth cpu_count // concurrent_jobs threads."""
+def gpu_leases(num_gpus: int, count: int, lock_dir: str | Path, poll_seconds: float = 1.0):
+    """`count` distinct GPUs held together, taken all at once or not at all: a job that held some while waiting for
+    more could deadlock with another doing the same."""
+    if not 1 <= count <= num_gpus:
+        raise ConfigError(f"lease.gpus_per_job={count}: this machine has {num_gpus} GPU(s)")
+    waited = False
+    while True:
+        held = [
+            lease for lease in (DeviceLease([k], lock_dir) for k in range(num_gpus)) if lease.try_acquire() is not None
+        ]
+        for lease in held[count:]:
+            lease.__exit__()
+        if len(held) >= count:
+            break
+        for lease in held:
+            lease.__exit__()
+        if not waited:
+            log.info("fewer than %d of the %d GPU slots in %s are free; waiting", count, num_gpus, lock_dir)
+            waited = True
+        time.sleep(poll_seconds)
+    try:
+        yield tuple(lease.slot for lease in held[:count])
+    finally:
+        for lease in held[:count]:
+            lease.__exit__()
+
+
+@contextmanager
+def device_assignment(num_gpus: int, concurrent_jobs: int, lock_dir: str | Path, gpus_per_job: int = 1):
+    """Lease `gpus_per_job` GPUs when there are any, else a CPU slot worth cpu_count // concurrent_jobs threads."""
     if num_gpus > 0:
-        with DeviceLease(list(range(num_gpus)), lock_dir) as k:
-            log.info("device lease: GPU %d", k)
-            yield Assignment(gpu=k)
+        with gpu_leases(num_gpus, gpus_per_job, lock_dir) as gpus:
+            log.info("device lease: GPU %s", ",".join(map(str, gpus)))
+            yield Assignment(gpus=gpus)
         return
     slots = max(1, concurrent_jobs)
     with DeviceLease(list(range(slots)), Path(lock_dir) / "cpu") as k:
@@ -99,29 +129,32 @@ def concurrent_jobs() -> int:
 
 @contextmanager
 def leased_devices(cfg: DictConfig):
-    """Apply a device lease to `cfg.trainer` (GPU: devices=[k]) or to torch's thread count (CPU) for this job.
+    """Apply a device lease to `cfg.trainer` (GPU: devices=[k, ...]) or to torch's thread count (CPU) for this job.
 
-    `cfg.lease`: auto (only in local multirun sweeps; never under SLURM, which assigns GPUs itself), true, false.
+    `cfg.lease.mode`: auto (only in local multirun sweeps; never under SLURM, which assigns GPUs itself), true,
+    false; `cfg.lease.gpus_per_job`: GPUs per job (> 1 with trainer=ddp); `cfg.lease.dir`: the lock files.
     """
-    mode = cfg.get("lease", "auto")
+    lease = cfg.get("lease") or {}
+    mode = lease.get("mode", "auto")
     active = mode is True or (mode == "auto" and in_multirun() and "SLURM_JOB_ID" not in os.environ)
     if not active:
         yield None
         return
     wants_gpu = cfg.trainer.get("accelerator", "auto") in ("auto", "gpu", "cuda")
     num_gpus = torch.cuda.device_count() if wants_gpu else 0
-    with device_assignment(num_gpus, concurrent_jobs(), cfg.lease_dir) as assignment:
-        if assignment.gpu is not None:
+    with device_assignment(num_gpus, concurrent_jobs(), lease.dir, lease.get("gpus_per_job", 1)) as assignment:
+        if assignment.gpus:
             with open_dict(cfg.trainer):
-                cfg.trainer.accelerator, cfg.trainer.devices = "gpu", [assignment.gpu]
+                cfg.trainer.accelerator, cfg.trainer.devices = "gpu", list(assignment.gpus)
         else:
             torch.set_num_threads(assignment.cpu_threads)
         yield assignment
 
 
-def parallel_jobs() -> int:
-    """Jobs a local sweep runs at once: one per GPU, or one per CPU core (each then gets one thread)."""
-    return torch.cuda.device_count() or os.cpu_count() or 1
+def parallel_jobs(gpus_per_job: int = 1) -> int:
+    """Jobs a local sweep runs at once: one per `gpus_per_job` GPUs, or one per CPU core (each then gets one
+    thread)."""
+    return torch.cuda.device_count() // max(1, int(gpus_per_job)) or os.cpu_count() or 1
 
 
 def job_dirname(override_dirname: str) -> str:
@@ -131,8 +164,9 @@ def job_dirname(override_dirname: str) -> str:
 
 
 def register_resolvers() -> None:
-    """${tradeoffs.parallel_jobs:} for launcher configs, ${tradeoffs.basename:PATH} for naming W&B groups and
-    ${tradeoffs.job_dirname:...} for naming sweep job directories; entry points call this before composing."""
+    """${tradeoffs.parallel_jobs:GPUS_PER_JOB} for launcher configs, ${tradeoffs.basename:PATH} for naming W&B
+    groups and ${tradeoffs.job_dirname:...} for naming sweep job directories; entry points call this before
+    composing."""
     if not OmegaConf.has_resolver("tradeoffs.parallel_jobs"):
         OmegaConf.register_new_resolver("tradeoffs.parallel_jobs", parallel_jobs)
         OmegaConf.register_new_resolver("tradeoffs.basename", lambda path: Path(str(path)).name)
