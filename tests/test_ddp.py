@@ -24,7 +24,7 @@ ODD = ["data.source.num_val=9"]  # 9 validation images: a padding sampler would 
 def train_ddp(run_dir, *overrides):
     command = [sys.executable, "-m", "tradeoffs.train", *DDP, *QUIET, *overrides, f"hydra.run.dir={run_dir}"]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (run_dir / "train_ddp_process_1.log").is_file()  # a second process really trained
     return json.loads((run_dir / "results.json").read_text())
@@ -67,3 +67,28 @@ def test_a_ddp_run_resumes_from_last_ckpt_to_the_uninterrupted_weights(gan_run, 
 def test_diffusion_and_fusion_restorers_train_under_ddp(experiment, tmp_path):
     record = train_ddp(tmp_path / experiment, f"experiment={experiment}", "trainer.max_epochs=1")
     assert record["epochs"] == 1 and "val/perception/fd" in record["metrics"]
+
+
+@pytest.mark.parametrize("launcher", ["basic", "devices"])
+def test_a_local_sweep_of_ddp_jobs_runs_each_job_s_processes_in_its_directory(launcher, tmp_path):
+    """Lightning re-executes sys.argv for its DDP children: in a sweep that must be the job, not the sweep; jobs run
+    one after the other in one process (basic) or side by side in joblib workers (devices)."""
+    command = [
+        sys.executable,
+        "-m",
+        "tradeoffs.train",
+        "-m",
+        *DDP,
+        *QUIET,
+        "experiment=smoke",
+        "model.adv_weight=0,0.01",
+        "trainer.max_epochs=1",
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = sorted(p.parent for p in tmp_path.glob("*/results.json"))
+    assert [json.loads((j / "results.json").read_text())["adv_weight"] for j in jobs] == [0.0, 0.01]
+    assert all((j / "train_ddp_process_1.log").is_file() for j in jobs)
+    assert not list(tmp_path.glob("*/*/results.json"))  # no child started a sweep of its own

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-import wandb
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
+import wandb
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
 from tradeoffs.cli import run_job
@@ -25,6 +25,7 @@ from tradeoffs.core.runs import (
     resolve_checkpoint,
     scalar_metrics,
 )
+from tradeoffs.sweeps.ddp_children import children_run_this_job
 from tradeoffs.sweeps.lease import leased_devices, register_resolvers
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def train(cfg: DictConfig) -> RunRecord:
     start = time.monotonic()
     verb = f"resuming {ckpt_path.name}" if ckpt_path is not None else "training"
     progress.info("%s: %s, %d epochs -> %s", title, verb, cfg.trainer.max_epochs, output_dir)
-    with leased_devices(cfg):
+    with leased_devices(cfg), children_run_this_job(cfg, __file__):
         record = fit_and_report(cfg, output_dir, ckpt_path)
     elapsed = time.monotonic() - start
     progress.info("%s: done, %d epochs in %.0f s: %s", title, record.extra["epochs"], elapsed, headline(record.metrics))
