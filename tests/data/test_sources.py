@@ -1,11 +1,15 @@
 import gzip
 import logging
+import os
+import shutil
 import struct
+import time
 from collections import Counter
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from sklearn.datasets import load_digits
 
 from tradeoffs.core.errors import ConfigError
@@ -181,3 +185,29 @@ def test_a_folder_test_set_is_separate_from_validation(image_folder):
     assert without.pairs("test") is without.pairs("val")  # no test_root: split=test measures the validation set
     with pytest.raises(ConfigError, match="data.source.test_root=/no/such: no such directory"):
         ImageFolder(str(image_folder), crop_size=32, test_root="/no/such")
+
+
+def test_the_decoded_cache_gives_the_same_crops_and_follows_file_changes(image_folder, tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    shutil.copytree(image_folder, tree)
+    cache = tmp_path / "cache"
+    plain = ImageFolder(str(tree), crop_size=48, val_fraction=0.4)
+    cached = ImageFolder(str(tree), crop_size=48, val_fraction=0.4, cache_dir=str(cache))
+    for seed in range(6):
+        draw = [s.sample(torch.Generator().manual_seed(seed)) for s in (plain, cached)]
+        torch.testing.assert_close(draw[0], draw[1], rtol=0, atol=0)
+    torch.testing.assert_close(plain.validation_images(), cached.validation_images(), rtol=0, atol=0)
+    entries = sorted(cache.glob("*.npy"))
+    assert 1 <= len(entries) <= len(cached.files)
+    measured = []
+    monkeypatch.setattr("tradeoffs.data.folder.image_size", lambda p: measured.append(p) or (160, 200))
+    again = ImageFolder(str(tree), crop_size=48, val_fraction=0.4, cache_dir=str(cache))
+    assert measured == [] and again.files == cached.files  # the scan came from the cache
+    changed = cached.files[0]
+    Image.fromarray(np.full((160, 200, 3), 7, np.uint8)).save(changed, format=Image.open(changed).format)
+    os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))
+    ImageFolder(str(tree), crop_size=48, val_fraction=0.4, cache_dir=str(cache))
+    assert measured == [changed]  # only the changed file is opened again
+    monkeypatch.undo()
+    fresh = cached.cache.array(changed, 3)
+    assert (np.asarray(fresh) == 7).all() and sorted(cache.glob("*.npy")) != entries  # a new entry, not the stale

@@ -8,33 +8,39 @@ Test (`split=test` of evaluate and traverse): centre crops of the files under `t
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.data.images import center_crop, random_crop, random_dihedral, to_tensor
+from tradeoffs.data.decoded_cache import DecodedCache, decode
+from tradeoffs.data.images import center_crop, crop_corner, random_dihedral, to_tensor
 from tradeoffs.data.sources import ImageSource
 
 log = logging.getLogger(__name__)
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def scan_images(root: str | Path, key: str) -> list[tuple[Path, tuple[int, int]]]:
-    """Readable images under root with their (height, width); unreadable files are skipped with one warning."""
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of a readable image, None for an unreadable or corrupt file."""
+    try:
+        with Image.open(path) as im:
+            im.verify()
+            return im.height, im.width
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def scan_images(root: str | Path, key: str, cache: DecodedCache | None = None) -> list[tuple[Path, tuple[int, int]]]:
+    """Readable images under root with their (height, width); unreadable files are skipped with one warning. With
+    a cache, only files new or changed since the last scan are opened."""
     path = Path(root).expanduser()
     if not path.is_dir():
         raise ConfigError(f"{key}={root}: no such directory")
     candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
-    found, bad = [], []
-    for p in candidates:
-        try:
-            with Image.open(p) as im:
-                im.verify()
-                found.append((p, (im.height, im.width)))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            bad.append(p)
+    sizes = cache.scan(path, candidates, image_size) if cache else {p: image_size(p) for p in candidates}
+    found = [(p, size) for p, size in sizes.items() if size is not None]
+    bad = [p for p, size in sizes.items() if size is None]
     if bad:
         log.warning("skipped %d unreadable or corrupt image file(s) under %s (first: %s)", len(bad), path, bad[0])
     if not found:
@@ -43,8 +49,7 @@ def scan_images(root: str | Path, key: str) -> list[tuple[Path, tuple[int, int]]
 
 
 def load_image(path: Path, channels: int) -> Tensor:
-    with Image.open(path) as im:
-        return to_tensor(np.asarray(im.convert("L" if channels == 1 else "RGB")))
+    return to_tensor(decode(path, channels))
 
 
 class ImageFolder(ImageSource):
@@ -59,12 +64,14 @@ class ImageFolder(ImageSource):
         val_crop_size: int | None = None,
         num_val: int | None = None,
         augment: bool = True,
+        cache_dir: str | None = None,
     ) -> None:
         if channels not in (1, 3):
             raise ConfigError(f"data.source.channels must be 1 or 3, got {channels}")
-        files = scan_images(root, "data.source.root")
+        self.cache = DecodedCache(cache_dir) if cache_dir else None
+        files = scan_images(root, "data.source.root", self.cache)
         if val_root is not None:
-            val_files = scan_images(val_root, "data.source.val_root")
+            val_files = scan_images(val_root, "data.source.val_root", self.cache)
         else:
             if not 0 < val_fraction < 1 or len(files) < 2:
                 raise ConfigError(
@@ -80,12 +87,16 @@ class ImageFolder(ImageSource):
                 raise ConfigError(f"data.source.{key}={size} is larger than image {path} ({h}x{w})")
         self.files = [p for p, _ in files]
         self.val_files = [p for p, _ in val_files][:num_val]
-        self.test_files = [p for p, _ in scan_images(test_root, "data.source.test_root")] if test_root else None
+        test_files = scan_images(test_root, "data.source.test_root", self.cache) if test_root else None
+        self.test_files = None if test_files is None else [p for p, _ in test_files]
         self.channels, self.crop_size, self.augment = channels, crop_size, augment
 
     def sample(self, generator: torch.Generator) -> Tensor:
+        """A random crop of a random training file (the same draws with and without the cache)."""
         path = self.files[int(torch.randint(0, len(self.files), (1,), generator=generator))]
-        crop = random_crop(load_image(path, self.channels), self.crop_size, generator)
+        image = self.cache.array(path, self.channels) if self.cache else decode(path, self.channels)
+        top, left = crop_corner(*image.shape[:2], self.crop_size, generator)
+        crop = to_tensor(image[top : top + self.crop_size, left : left + self.crop_size])
         return random_dihedral(crop, generator) if self.augment else crop
 
     def validation_images(self) -> Tensor:

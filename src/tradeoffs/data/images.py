@@ -29,11 +29,16 @@ def to_channels(image: Tensor, channels: int) -> Tensor:
     raise ValueError(f"cannot convert {c}-channel images to {channels} channels")
 
 
+def crop_corner(height: int, width: int, size: int, generator: torch.Generator) -> tuple[int, int]:
+    """(top, left) of a uniformly placed size×size crop of a height×width image."""
+    top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
+    return top, left
+
+
 def random_crop(image: Tensor, size: int, generator: torch.Generator) -> Tensor:
     """A uniformly placed size×size crop of (C, H, W)."""
-    _, h, w = image.shape
-    top = int(torch.randint(0, h - size + 1, (1,), generator=generator))
-    left = int(torch.randint(0, w - size + 1, (1,), generator=generator))
+    top, left = crop_corner(*image.shape[-2:], size, generator)
     return image[:, top : top + size, left : left + size]
 
 
