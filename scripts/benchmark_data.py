@@ -101,7 +101,9 @@ def main() -> None:
     batch = cfg.data.batch_size
     print(f"2040x1356 PNGs, 128-pixel crops, {workers} CPU core(s)")
     print(f"  decode per crop (baseline)      {decode:9.1f} crops/s per process")
-    print(f"  decoded cache                   {cached:9.1f} crops/s per process   ({cached / decode:.0f}x the baseline)")
+    print(
+        f"  decoded cache                   {cached:9.1f} crops/s per process   ({cached / decode:.0f}x the baseline)"
+    )
     print(f"  DataLoader, {workers:2d} workers, ×4 SR   {delivered:9.1f} samples/s")
     print(f"  sr4_folder training step        {steps:9.3f} steps/s = {steps * batch:.1f} samples/s (batch {batch})")
     bound = "data" if delivered < steps * batch else "compute"
