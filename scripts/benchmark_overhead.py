@@ -105,7 +105,7 @@ def main() -> None:
             fit_time, clock = lightning_epoch(model, datamodule)
             plain_time, plain_batches = plain_epoch(model, datamodule, r)
             rows.append((fit_time, clock.first - clock.created, clock.in_batches, plain_time, plain_batches))
-    fit_time, startup, batches, plain_time, plain_batches = (statistics.median(col) for col in zip(*rows))
+    fit_time, startup, batches, plain_time, plain_batches = (statistics.median(col) for col in zip(*rows, strict=True))
     ratios = [row[0] / row[3] for row in rows]
     print(f"demo GAN, λ = {cfg.model.adv_weight}, {cfg.data.samples_per_epoch // cfg.data.batch_size} batches/epoch")
     print(f"  plain PyTorch loop   {plain_time:7.3f} s/epoch   (batches {plain_batches:.3f} s)")
