@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ test: $(STAMP)  ## run the test suite (CPU, offline, W&B offline)
 
 test-fast: $(STAMP)  ## unit tests only (skips end-to-end CLI runs)
 	WANDB_MODE=offline $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-cluster: $(STAMP)  ## SLURM tests: starts a one-node cluster with accounting (root: scripts/slurm_local.sh)
+	bash scripts/slurm_local.sh
+	TRADEOFFS_SLURM=1 WANDB_MODE=offline $(BIN)/python -m pytest -m cluster $(PYTEST_ARGS)
 
 lint: $(STAMP) layers  ## ruff check + format check + layers
 	$(BIN)/ruff check src tests scripts

@@ -58,3 +58,17 @@ def test_wrap_config_moves_the_wrapped_network_into_the_stored_model(tmp_path):
     stored = run_config(cfg)
     assert stored.model._target_ == "tradeoffs.models.wrapped.WrappedRestorer" and stored.model.weights is None
     assert "wrapped" not in stored and "name" not in stored and stored.data.source._target_.endswith("Digits")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "gpus", "tasks"),
+    [
+        ([], 0, 1),
+        (["trainer=gpu"], 1, 1),
+        (["trainer=ddp", "trainer.devices=4"], 4, 4),
+        (["trainer=ddp", "trainer.accelerator=cpu"], 0, 2),
+    ],
+)
+def test_slurm_requests_follow_the_trainer(tmp_path, overrides, gpus, tasks):
+    cfg = compose_config("train", ["experiment=smoke", "hydra/launcher=slurm", *overrides], tmp_path)
+    assert (cfg.hydra.launcher.gpus_per_node, cfg.hydra.launcher.tasks_per_node) == (gpus, tasks)

@@ -6,6 +6,7 @@ Constructors raise ConfigError naming the offending key; Hydra wraps those in In
 """
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ModelSummary
 from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.callbacks.run_metadata import stored_config
@@ -148,11 +150,20 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
         callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     if cfg.get("metrics"):
         callbacks.append(instantiate(cfg.metrics))
-    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers)
+    trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers, **cluster_plugins())
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             describe_wandb_run(logger, cfg)
     return trainer
+
+
+def cluster_plugins() -> dict:
+    """Under submitit, Lightning's SLURM environment without its own auto-requeue: submitit requeues preempted and
+    timed-out jobs (SIGUSR2, with its checkpoint of the launcher's call), and a second requeue on SIGUSR1 from
+    Lightning, with its hpc_ckpt files beside ckpt_path=auto's last.ckpt, would fight it."""
+    if "SUBMITIT_FOLDER" in os.environ and SLURMEnvironment.detect():
+        return {"plugins": [SLURMEnvironment(auto_requeue=False)]}
+    return {}
 
 
 @rank_zero_only

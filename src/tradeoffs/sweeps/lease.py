@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from tradeoffs.core.errors import ConfigError
 
@@ -138,6 +138,8 @@ def leased_devices(cfg: DictConfig):
     mode = lease.get("mode", "auto")
     active = mode is True or (mode == "auto" and in_multirun() and "SLURM_JOB_ID" not in os.environ)
     if not active:
+        if "SLURM_CPUS_PER_TASK" in os.environ:  # the job's CPUs, not the node's (no cgroup may enforce them)
+            torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
         yield None
         return
     wants_gpu = cfg.trainer.get("accelerator", "auto") in ("auto", "gpu", "cuda")
@@ -157,6 +159,13 @@ def parallel_jobs(gpus_per_job: int = 1) -> int:
     return torch.cuda.device_count() // max(1, int(gpus_per_job)) or os.cpu_count() or 1
 
 
+def slurm_devices(accelerator: str, devices) -> int:
+    """Devices a SLURM job asks for: 0 GPUs on the CPU, else the trainer's device count (an int or a list)."""
+    if accelerator == "cpu":
+        return 0
+    return len(devices) if isinstance(devices, list | ListConfig) else int(devices) if str(devices).isdigit() else 1
+
+
 def job_dirname(override_dirname: str) -> str:
     """A sweep job's directory name from Hydra's override_dirname, without the `+` of appended keys
     (`+model.sampler.eta=0.5` -> `model.sampler.eta=0.5`)."""
@@ -171,3 +180,4 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("tradeoffs.parallel_jobs", parallel_jobs)
         OmegaConf.register_new_resolver("tradeoffs.basename", lambda path: Path(str(path)).name)
         OmegaConf.register_new_resolver("tradeoffs.job_dirname", job_dirname)
+        OmegaConf.register_new_resolver("tradeoffs.slurm_devices", slurm_devices)

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A one-node SLURM cluster with accounting on this machine (Debian's slurm-wlm, munge, slurmdbd + MariaDB), as root:
+# what the cluster tests submit to (pytest -m cluster) and a way to try hydra/launcher=slurm without a cluster.
+#   bash scripts/slurm_local.sh          install (apt) if needed, configure, start; idempotent
+#   bash scripts/slurm_local.sh stop     stop the daemons
+# Jobs run as root on `hostname -s`, partition `debug`, all CPUs of the machine; sacct reads slurmdbd's MariaDB.
+set -euo pipefail
+
+CONF=/etc/slurm
+NODE=$(hostname -s)
+LOG=/var/log/slurm
+
+stop() {
+    pkill -x slurmd || true
+    pkill -x slurmctld || true
+    pkill -x slurmdbd || true
+    pkill -x munged || true
+    if [ -S /run/mysqld/mysqld.sock ]; then mysqladmin shutdown || true; fi
+}
+
+if [ "${1:-start}" = stop ]; then stop; exit 0; fi
+if [ "$(id -u)" != 0 ]; then echo "slurm_local.sh: run as root (it installs packages and starts daemons)" >&2; exit 2; fi
+
+if ! command -v slurmctld >/dev/null || ! command -v slurmdbd >/dev/null || ! command -v mariadbd >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurmctld slurmd slurm-client slurmdbd munge mariadb-server >/dev/null
+fi
+mkdir -p "$CONF" "$LOG" /var/spool/slurmctld /var/spool/slurmd /run/munge /run/mysqld /var/log/munge /var/lib/munge
+chown munge:munge /run/munge /var/log/munge /var/lib/munge
+chown mysql:mysql /run/mysqld
+
+# munge: the shared key, then the daemon
+if [ ! -s /etc/munge/munge.key ]; then
+    dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+fi
+chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
+
+# MariaDB for slurmdbd
+if [ ! -S /run/mysqld/mysqld.sock ]; then
+    [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null
+    (mariadbd --user=mysql >"$LOG/mariadb.log" 2>&1 &)
+    for _ in $(seq 60); do [ -S /run/mysqld/mysqld.sock ] && break; sleep 0.5; done
+fi
+mariadb -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+            CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm';
+            GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
+
+cat >"$CONF/slurmdbd.conf" <<EOF
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=slurm
+StoragePass=slurm
+StorageLoc=slurm_acct_db
+LogFile=$LOG/slurmdbd.log
+PidFile=/run/slurmdbd.pid
+EOF
+chmod 600 "$CONF/slurmdbd.conf"
+
+HARDWARE=$(slurmd -C | head -1 | sed -E 's/RealMemory=([0-9]+)/RealMemory=\1/')
+cat >"$CONF/slurm.conf" <<EOF
+ClusterName=local
+SlurmctldHost=$NODE
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+JobRequeue=1
+MinJobAge=300
+KillWait=10
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldLogFile=$LOG/slurmctld.log
+SlurmdLogFile=$LOG/slurmd.log
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+JobAcctGatherType=jobacct_gather/linux
+JobCompType=jobcomp/none
+$HARDWARE
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+
+pgrep -x slurmdbd >/dev/null || slurmdbd
+for _ in $(seq 60); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 0.5; done
+sacctmgr -i add cluster local >/dev/null 2>&1 || true
+pgrep -x slurmctld >/dev/null || slurmctld
+pgrep -x slurmd >/dev/null || slurmd
+for _ in $(seq 60); do
+    if sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
+        echo "slurm_local: node $NODE up ($(sinfo -h -o '%c CPUs, %m MB') ), accounting: $(sacctmgr -n list cluster format=cluster | xargs)"
+        exit 0
+    fi
+    sleep 0.5
+done
+echo "slurm_local: the node did not come up; see $LOG/slurmctld.log and $LOG/slurmd.log" >&2
+exit 1

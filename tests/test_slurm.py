@@ -1,0 +1,162 @@
+"""A λ sweep on a real SLURM cluster through hydra/launcher=slurm (submitit): requeue and time limits.
+
+Needs the one-node cluster of scripts/slurm_local.sh (`make test-cluster` starts it, as root); skipped otherwise.
+"""
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import QUIET, REPO
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        os.environ.get("TRADEOFFS_SLURM") != "1" or shutil.which("sbatch") is None,
+        reason="needs the local SLURM cluster: make test-cluster",
+    ),
+]
+
+SLURM = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.partition=debug",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=2",
+    "ckpt_path=auto",
+]
+# two jobs that train the same model (+copy only names them apart): the interrupted one must end where the other does
+SWEEP = ["experiment=smoke", "model.adv_weight=0.05", "+copy=0,1", "data.samples_per_epoch=256", *QUIET]
+
+
+def sweep(sweep_dir: Path, *overrides: str) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "tradeoffs.train",
+        "-m",
+        *SWEEP,
+        *SLURM,
+        *overrides,
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def job_dir(sweep_dir: Path, copy: int) -> Path:
+    (found,) = glob.glob(str(sweep_dir / f"copy={copy},*"))
+    return Path(found)
+
+
+def array_task(index: int) -> str:
+    """The SLURM id (JOB_INDEX) of this sweep's job `index` (the newest array in the queue)."""
+    ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout.split()
+    return max((i for i in ids if i.endswith(f"_{index}")), key=lambda i: int(i.split("_")[0]))
+
+
+def start_now(task: str) -> None:
+    """A requeued job waits for SLURM's requeue delay (BeginTime); a test need not."""
+    for _ in range(120):
+        state = subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout
+        if "PENDING" in state:
+            subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
+            return
+        time.sleep(0.5)
+
+
+def wait_for(path_glob: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not glob.glob(path_glob):
+        assert time.monotonic() < deadline, f"{path_glob} never appeared"
+        time.sleep(0.5)
+
+
+def weights(directory: Path) -> dict:
+    return torch.load(directory / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+
+
+def check_resumed_to_the_uninterrupted_result(sweep_dir: Path, epochs: int) -> None:
+    resumed, plain = job_dir(sweep_dir, 0), job_dir(sweep_dir, 1)
+    records = [json.loads((d / "results.json").read_text()) for d in (resumed, plain)]
+    assert [r["epochs"] for r in records] == [epochs, epochs]
+    log = (resumed / "train.log").read_text()
+    assert "ended by SIGTERM" in log and "resuming last.ckpt" in log  # killed, then resumed from its checkpoint
+    assert records[0]["wandb_run_id"] == (resumed / "wandb_run_id").read_text().strip()
+    assert len({run.name.split("-")[-1] for run in (resumed / "wandb").glob("offline-run-*")}) == 1  # one W&B run
+    rows = (resumed / "tradeoff_epochs.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(epochs))  # no finished epoch redone
+    ours, theirs = weights(resumed), weights(plain)
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+
+def test_a_requeued_job_resumes_and_the_launcher_waits_for_it(tmp_path):
+    epochs = 6
+    launcher = sweep(tmp_path, f"trainer.max_epochs={epochs}")
+    try:
+        wait_for(str(tmp_path / "copy=0,*" / "checkpoints" / "last.ckpt"))
+        task = array_task(0)
+        subprocess.run(["scontrol", "requeue", task], check=True)
+        watcher = threading.Thread(target=start_now, args=(task,))
+        watcher.start()
+        out, _ = launcher.communicate(timeout=600)
+        watcher.join()
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, out[-3000:]
+    check_resumed_to_the_uninterrupted_result(tmp_path, epochs)
+    states = subprocess.run(
+        ["sacct", "-n", "-D", "-X", "-j", task.split("_")[0], "-o", "JobID,State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "REQUEUED" in states  # accounting saw the requeue the launcher waited through
+
+
+def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path):
+    """timeout_min=2 with submitit's USR2 60 s before it: the job checkpoints its call, requeues itself, resumes
+    (SLURM delivers the signal twice per time limit here and submitit counts both: the config allows 20)."""
+    epochs = 200  # ~3 minutes of training here (1 CPU per job): at least one time limit, each run ≤ 2 min
+    launcher = sweep(
+        tmp_path,
+        f"trainer.max_epochs={epochs}",
+        "hydra.launcher.timeout_min=2",
+        "hydra.launcher.signal_delay_s=60",
+    )
+    try:
+        wait_for(str(tmp_path / "copy=0,*" / "train.log"))
+        deadline = time.monotonic() + 900
+        while launcher.poll() is None and time.monotonic() < deadline:
+            for index in (0, 1):
+                with_reason = subprocess.run(["squeue", "-h", "-o", "%i %r"], capture_output=True, text=True).stdout
+                for line in with_reason.splitlines():
+                    if line.split()[0].endswith(f"_{index}") and "BeginTime" in line:
+                        subprocess.run(["scontrol", "update", f"JobId={line.split()[0]}", "StartTime=now"])
+            time.sleep(2)
+        out, _ = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, out[-3000:]
+    for copy in (0, 1):
+        log = (job_dir(tmp_path, copy) / "train.log").read_text()
+        assert "resuming last.ckpt" in log
+    check_resumed_to_the_uninterrupted_result_of_both(tmp_path, epochs)
+
+
+def check_resumed_to_the_uninterrupted_result_of_both(sweep_dir: Path, epochs: int) -> None:
+    """Both jobs were interrupted by the same time limit: both finish every epoch, each once, to equal weights."""
+    directories = [job_dir(sweep_dir, c) for c in (0, 1)]
+    for directory in directories:
+        assert json.loads((directory / "results.json").read_text())["epochs"] == epochs
+        rows = (directory / "tradeoff_epochs.csv").read_text().splitlines()[1:]
+        assert [int(row.split(",")[0]) for row in rows] == list(range(epochs))
+    ours, theirs = (weights(d) for d in directories)
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
