@@ -20,11 +20,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from tradeoffs.sweeps.lease import in_multirun
 
 
+def launches_ddp_children(trainer: DictConfig) -> bool:
+    """Lightning's subprocess launcher: a ddp strategy (not spawn), or `auto` with several devices."""
+    strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
+    several = len(devices) > 1 if OmegaConf.is_list(devices) else str(devices).isdigit() and int(devices) > 1
+    return (strategy.startswith("ddp") and "spawn" not in strategy) or (strategy == "auto" and several)
+
+
 @contextmanager
 def children_run_this_job(cfg: DictConfig, entry_file: str):
     """Within: Lightning's DDP children run `python entry_file <this job's overrides> trainer.devices=<its devices>`
     in this job's directory (also from a joblib worker, whose own __main__ is not the entry point)."""
-    if not in_multirun():
+    if not in_multirun() or not launches_ddp_children(cfg.trainer):
         yield
         return
     hydra_cfg = HydraConfig.get()
