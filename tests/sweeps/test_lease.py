@@ -96,8 +96,13 @@ def test_a_job_never_holds_part_of_its_gpus_while_it_waits(tmp_path):
         try:
             time.sleep(3)  # the job has started and polled
             assert waiting.is_alive()  # still waiting for a full set
-            free = DeviceLease([1], tmp_path)
-            assert any(free.try_acquire() == 1 or time.sleep(0.05) for _ in range(20))  # not kept by the job
+            free = 0
+            for _ in range(40):  # over 2 s (two of the job's polls), GPU 1 is free but for the job's brief tries
+                lease = DeviceLease([1], tmp_path)
+                free += lease.try_acquire() == 1
+                lease.__exit__()
+                time.sleep(0.05)
+            assert free >= 36
         finally:
             waiting.kill()
             waiting.join()
