@@ -10,13 +10,13 @@ CONF=/etc/slurm
 NODE=$(hostname -s)
 LOG=/var/log/slurm
 
-stop() {
-    pkill -x slurmd || true
-    pkill -x slurmctld || true
-    pkill -x slurmdbd || true
-    pkill -x munged || true
-    if [ -S /run/mysqld/mysqld.sock ]; then mysqladmin shutdown || true; fi
+# TERM a daemon and wait until it has gone (KILL after 20 s), so that a start right after a stop finds none running.
+end() {
+    pkill -x "$1" || return 0
+    for _ in $(seq 40); do pgrep -x "$1" >/dev/null || return 0; sleep 0.5; done
+    pkill -9 -x "$1" || true
 }
+stop() { for daemon in slurmd slurmctld slurmdbd munged mariadbd; do end "$daemon"; done; }
 
 if [ "${1:-start}" = stop ]; then stop; exit 0; fi
 if [ "$(id -u)" != 0 ]; then echo "slurm_local.sh: run as root (it installs packages and starts daemons)" >&2; exit 2; fi
@@ -35,12 +35,23 @@ if [ ! -s /etc/munge/munge.key ]; then
 fi
 chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
 pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
+munge -n | unmunge >/dev/null || { echo "slurm_local: munged does not answer; see /var/log/munge/munged.log" >&2; exit 1; }
 
-# MariaDB for slurmdbd
-if [ ! -S /run/mysqld/mysqld.sock ]; then
+# MariaDB for slurmdbd. Ready means it answers a ping (a socket file alone can be left by a server that died);
+# native AIO (io_uring/libaio) is off because sandboxes and containers may forbid it.
+mariadb_up() { mariadb-admin --silent ping >/dev/null 2>&1; }
+start_mariadb() {
+    end mariadbd
+    rm -f /run/mysqld/mysqld.sock
     [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null
-    (mariadbd --user=mysql >"$LOG/mariadb.log" 2>&1 &)
-    for _ in $(seq 60); do [ -S /run/mysqld/mysqld.sock ] && break; sleep 0.5; done
+    (mariadbd --user=mysql --innodb-use-native-aio=0 >>"$LOG/mariadb.log" 2>&1 &)
+    for _ in $(seq 120); do mariadb_up && return 0; sleep 0.5; done
+    return 1
+}
+if ! mariadb_up && ! start_mariadb && ! start_mariadb; then
+    echo "slurm_local: MariaDB did not answer a ping within 60 s (twice); the end of $LOG/mariadb.log:" >&2
+    tail -n 25 "$LOG/mariadb.log" >&2
+    exit 1
 fi
 mariadb -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
             CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm';
