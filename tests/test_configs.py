@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 
 from tests.conftest import EXPERIMENTS
-from tradeoffs.assemble import build_datamodule, build_model, compose_config, instantiate
+from tradeoffs.assemble import build_datamodule, build_loggers, build_model, compose_config, instantiate
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -72,3 +72,12 @@ def test_wrap_config_moves_the_wrapped_network_into_the_stored_model(tmp_path):
 def test_slurm_requests_follow_the_trainer(tmp_path, overrides, gpus, tasks):
     cfg = compose_config("train", ["experiment=smoke", "hydra/launcher=slurm", *overrides], tmp_path)
     assert (cfg.hydra.launcher.gpus_per_node, cfg.hydra.launcher.tasks_per_node) == (gpus, tasks)
+
+
+@pytest.mark.parametrize("logger", ["csv", "none"])
+def test_a_sweeps_wandb_settings_without_wandb_are_not_a_logger(logger, tmp_path, caplog):
+    cfg = compose_config("train", ["experiment=smoke", "sweep=adv_weight", f"logger={logger}"], tmp_path / "run")
+    assert "group" in cfg.logger.wandb  # the sweep's W&B group, left without W&B by the logger choice
+    loggers = build_loggers(cfg, "run-id")
+    assert [type(one).__name__ for one in loggers] == (["ResumableCSVLogger"] if logger == "csv" else [])
+    assert "logger.wandb sets group but names no logger" in caplog.text

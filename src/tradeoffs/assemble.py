@@ -139,12 +139,7 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
     """Trainer with the configured callbacks and loggers; the W&B logger gets the run's persistent id and config,
     and charts the measured keys against `epoch` (under manual optimization the global step also counts critic
     steps, so runs with and without an adversarial loss would not line up)."""
-    loggers = []
-    for name, logger_cfg in (cfg.get("logger") or {}).items():
-        if name == "wandb":
-            with open_dict(logger_cfg):
-                logger_cfg.id = wandb_run_id
-        loggers.append(instantiate(logger_cfg))
+    loggers = build_loggers(cfg, wandb_run_id)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if cfg.trainer.get("enable_model_summary") is False:  # the switch wins over callbacks.model_summary
         callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
@@ -155,6 +150,21 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
         if isinstance(logger, WandbLogger):
             describe_wandb_run(logger, cfg)
     return trainer
+
+
+def build_loggers(cfg: DictConfig, wandb_run_id: str) -> list:
+    """The `logger` entries that name a `_target_`; W&B gets the run's persistent id. An entry of settings only is
+    what a sweep's `logger.wandb.group` leaves under `logger=csv` or `logger=none`: W&B settings without W&B, skipped."""
+    loggers = []
+    for name, logger_cfg in (cfg.get("logger") or {}).items():
+        if "_target_" not in logger_cfg:
+            logging.getLogger(__name__).warning("logger.%s sets %s but names no logger (_target_): ignored", name, ", ".join(logger_cfg))
+            continue
+        if name == "wandb":
+            with open_dict(logger_cfg):
+                logger_cfg.id = wandb_run_id
+        loggers.append(instantiate(logger_cfg))
+    return loggers
 
 
 def cluster_plugins() -> dict:
