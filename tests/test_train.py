@@ -225,3 +225,28 @@ def test_evaluate_refuses_sampler_settings_for_a_gan_checkpoint(train_config, tm
     overrides = [f"ckpt_path={results.checkpoint}", "accelerator=cpu", "+model.sampler.eta=0.5"]
     with pytest.raises(ConfigError, match=r"\+model.sampler.eta: the training config in .* has no such key"):
         evaluate(compose_config("evaluate", overrides, tmp_path / "eval"))
+
+
+@pytest.mark.parametrize(
+    ("experiment", "overrides", "message"),
+    [
+        ("smoke", ["degradation=sr4", "data.source.crop_size=30"], "data.source.crop_size=30x30 is not divisible by"),
+        ("smoke", ["degradation=sr4", "data.source.val_crop_size=30"], "data.source.val_crop_size=30x30 is not div"),
+        ("smoke_diffusion", ["data.source.crop_size=33"], "data.source.crop_size=33x33 must be divisible by 2"),
+    ],
+)
+def test_a_folder_s_training_crops_are_checked_before_training(
+    train_config, image_folder, experiment, overrides, message
+):
+    """Training crops sized apart from the validation crops (crop_size beside val_crop_size) fail before fit, not at
+    the first training step."""
+    sizes = [
+        "data.source.crop_size=32",
+        "data.source.val_crop_size=32",
+        "data.source.val_fraction=0.5",
+        "metrics.num_images=2",
+    ]
+    cfg = train_config("data=folder", f"data.source.root={image_folder}", *sizes, *overrides, experiment=experiment)
+    with pytest.raises(ConfigError, match=message):
+        train(cfg)
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()

@@ -153,12 +153,15 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
 
 
 def build_loggers(cfg: DictConfig, wandb_run_id: str) -> list:
-    """The `logger` entries that name a `_target_`; W&B gets the run's persistent id. An entry of settings only is
-    what a sweep's `logger.wandb.group` leaves under `logger=csv` or `logger=none`: W&B settings without W&B, skipped."""
+    """The `logger` entries that name a `_target_`; W&B gets the run's persistent id. An entry of settings only
+    (a sweep's `logger.wandb.group` under `logger=csv` or `logger=none`: W&B settings without W&B) is skipped."""
     loggers = []
     for name, logger_cfg in (cfg.get("logger") or {}).items():
         if "_target_" not in logger_cfg:
-            logging.getLogger(__name__).warning("logger.%s sets %s but names no logger (_target_): ignored", name, ", ".join(logger_cfg))
+            settings = ", ".join(logger_cfg)
+            logging.getLogger(__name__).warning(
+                "logger.%s sets %s but names no logger (_target_): ignored", name, settings
+            )
             continue
         if name == "wandb":
             with open_dict(logger_cfg):

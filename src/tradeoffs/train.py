@@ -6,11 +6,11 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import wandb
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
-import wandb
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
 from tradeoffs.cli import run_job

@@ -72,13 +72,22 @@ class RestorationDataModule(pl.LightningDataModule):
         """Validation pairs for every stage (they also size the metrics); test pairs for `test`."""
         if self.val_pairs is None:
             self.val_pairs = self.degraded(self.source.validation_images(), _VAL_STREAM)
+            for key, height, width in self.image_sizes()[1:]:  # training crops sized apart: checked before fit
+                self.degradation.check_image_size(height, width, key)
         if stage == "test" and self.test_pairs is None:
             test = self.source.test_images()
             self.test_pairs = self.val_pairs if test is None else self.degraded(test, _TEST_STREAM)
 
+    def image_sizes(self) -> list[tuple[str, int, int]]:
+        """(key, height, width) of the clean images, by the setting that sizes them: the validation images (after
+        setup), then the training crops where the source sizes them apart."""
+        sizes = [(self.source.validation_size_key, *self.pairs("val").x.shape[-2:])]
+        crop = self.source.training_crop()
+        return sizes if crop is None else [*sizes, (crop[0], crop[1], crop[1])]
+
     def degraded(self, x: Tensor, stream: int) -> PairList:
         """Fixed pairs: observation i degraded with the generator of (seed, stream, i)."""
-        self.degradation.check_image_size(*x.shape[-2:])
+        self.degradation.check_image_size(*x.shape[-2:], self.source.validation_size_key)
         self.degradation.lifted_channels(x.shape[1])  # e.g. colorization of grey images: one line naming the keys
         y = torch.cat([self.degradation(x[i : i + 1], generator_for(self.seed, stream, i)) for i in range(len(x))])
         return PairList(x, y)

@@ -35,8 +35,9 @@ class Degradation(ABC):
         """Channels of `lift(y)` for clean images with `channels` channels."""
         return channels
 
-    def check_image_size(self, height: int, width: int) -> None:
-        """Raise ConfigError if clean images of this size cannot be degraded."""
+    def check_image_size(self, height: int, width: int, key: str = "data.source.crop_size") -> None:
+        """Raise ConfigError, naming `key` (the setting that sizes them), if clean images of this size cannot be
+        degraded."""
 
 
 class LinearDegradation(Degradation):
@@ -126,11 +127,9 @@ class Downsample(LinearDegradation):
             raise ConfigError(f"degradation.mode must be 'bicubic' or 'area', got {mode!r}")
         self.factor, self.mode = factor, mode
 
-    def check_image_size(self, height: int, width: int) -> None:
+    def check_image_size(self, height: int, width: int, key: str = "data.source.crop_size") -> None:
         if height % self.factor or width % self.factor:
-            raise ConfigError(
-                f"data.source.crop_size={height}x{width} is not divisible by degradation.factor={self.factor}"
-            )
+            raise ConfigError(f"{key}={height}x{width} is not divisible by degradation.factor={self.factor}")
 
     def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         if self.mode == "area":
@@ -160,11 +159,11 @@ class GaussianBlur(LinearDegradation):
             raise ConfigError(f"degradation.kernel_size must be odd and positive, got {kernel_size}")
         self.sigma, self.kernel_size = float(sigma), kernel_size
 
-    def check_image_size(self, height: int, width: int) -> None:
+    def check_image_size(self, height: int, width: int, key: str = "data.source.crop_size") -> None:
         if self.kernel_size // 2 >= min(height, width):
             raise ConfigError(
                 f"degradation.kernel_size={self.kernel_size} needs images larger than {self.kernel_size // 2} px "
-                f"(reflect padding), got {height}x{width}"
+                f"(reflect padding), got {key}={height}x{width}"
             )
 
     def operator(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -283,9 +282,9 @@ class Compose(LinearDegradation):
     def linear(self) -> bool:
         return all(isinstance(s, LinearDegradation) for s in self.steps)
 
-    def check_image_size(self, height: int, width: int) -> None:
+    def check_image_size(self, height: int, width: int, key: str = "data.source.crop_size") -> None:
         for s in self.steps:
-            s.check_image_size(height, width)
+            s.check_image_size(height, width, key)
             if isinstance(s, Downsample):
                 height, width = height // s.factor, width // s.factor
 

@@ -90,6 +90,10 @@ class ImageFolder(ImageSource):
         test_files = scan_images(test_root, "data.source.test_root", self.cache) if test_root else None
         self.test_files = None if test_files is None else [p for p, _ in test_files]
         self.channels, self.crop_size, self.augment = channels, crop_size, augment
+        self.validation_size_key = "data.source.val_crop_size" if val_crop_size else "data.source.crop_size"
+
+    def training_crop(self) -> tuple[str, int]:
+        return "data.source.crop_size", self.crop_size
 
     def sample(self, generator: torch.Generator) -> Tensor:
         """A random crop of a random training file (the same draws with and without the cache)."""

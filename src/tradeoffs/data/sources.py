@@ -10,6 +10,7 @@ class ImageSource(ABC):
     """A distribution of clean images in [0, 1]: random training draws and a fixed validation set."""
 
     channels: int
+    validation_size_key: str = "data.source.crop_size"  # the setting that sizes the validation images
 
     @abstractmethod
     def sample(self, generator: torch.Generator) -> Tensor:
@@ -22,4 +23,9 @@ class ImageSource(ABC):
     def test_images(self) -> Tensor | None:
         """A fixed test set held out from training and validation, or None: `split=test` then measures the
         validation images (the source has no separate test set)."""
+        return None
+
+    def training_crop(self) -> tuple[str, int] | None:
+        """(key, side) of the square training crops where their size is set apart from the validation images'
+        (a folder's crop_size beside its val_crop_size); None: training draws have the validation images' size."""
         return None

@@ -56,7 +56,8 @@ class DiffusionRestorer(AdversarialRestorer):
     def setup(self, stage: str) -> None:
         super().setup(stage)
         if hasattr(self.generator, "check_image_size"):  # the UNet needs sizes divisible by its downsampling
-            self.generator.check_image_size(*self.trainer.datamodule.val_pairs.x.shape[-2:])
+            for key, height, width in self.trainer.datamodule.image_sizes():
+                self.generator.check_image_size(height, width, key)
 
     # --- the restorer contract ---------------------------------------------------------------------------
     @property

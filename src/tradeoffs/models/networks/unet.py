@@ -51,11 +51,12 @@ class ConditionalUNet(nn.Module):
             dropout=dropout,
         )
 
-    def check_image_size(self, height: int, width: int) -> None:
+    def check_image_size(self, height: int, width: int, key: str = "data.source.crop_size") -> None:
+        """Raise ConfigError naming `key` unless both sides divide by the UNet's downsampling 2^(levels − 1)."""
         factor = 2 ** (self.levels - 1)
         if height % factor or width % factor:
             raise ConfigError(
-                f"data.source.crop_size={height}x{width} must be divisible by {factor}, the downsampling of a UNet "
+                f"{key}={height}x{width} must be divisible by {factor}, the downsampling of a UNet "
                 f"with {self.levels} levels (model.denoiser.block_out_channels)"
             )
 
