@@ -71,6 +71,10 @@ PidFile=/run/slurmdbd.pid
 EOF
 chmod 600 "$CONF/slurmdbd.conf"
 
+# Job ids continue past every id the accounting database holds: a fresh StateSaveLocation restarts them at 1, and
+# `sacct -j ID` (what submitit polls) would then mix an earlier cluster's records of that id into the new job's state.
+LAST_ID=$(mariadb -N -s slurm_acct_db -e "SELECT COALESCE(MAX(id_job), 0) FROM local_job_table" 2>/dev/null || echo 0)
+
 HARDWARE=$(slurmd -C | head -1 | sed -E 's/RealMemory=([0-9]+)/RealMemory=\1/')
 cat >"$CONF/slurm.conf" <<EOF
 ClusterName=local
@@ -83,6 +87,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
 JobRequeue=1
+FirstJobId=$((LAST_ID + 1))
 MinJobAge=300
 KillWait=10
 StateSaveLocation=/var/spool/slurmctld
