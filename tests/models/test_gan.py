@@ -14,7 +14,7 @@ from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import Hinge, NonSaturating, WassersteinGP, gradient_penalty
 from tradeoffs.models.gan import GANRestorer
-from tradeoffs.models.networks.critics import GlobalCritic, PatchCritic
+from tradeoffs.models.networks.critics import GlobalCritic, MLPCritic, PatchCritic
 from tradeoffs.models.networks.generators import ResidualGenerator
 
 
@@ -173,12 +173,38 @@ def test_warm_start_copies_generator_and_ema(tmp_path):
     torch.testing.assert_close(flat(model.generator), flat(donor.generator))
 
 
+def test_mlp_critic_scores_standardised_inputs():
+    plain, standardised = (
+        MLPCritic(1, 4, hidden=8, layers=2),
+        MLPCritic(1, 4, hidden=8, layers=2, input_mean=0.5, input_std=0.1),
+    )
+    standardised.load_state_dict(plain.state_dict())
+    x = 0.5 + 0.1 * torch.randn(6, 1, 4, 4)
+    torch.testing.assert_close(standardised(x), plain((x - 0.5) / 0.1))
+    with pytest.raises(ValueError, match="input_std"):
+        MLPCritic(1, 4, input_std=0.0)
+
+
+def test_critic_warmup_epochs_train_only_the_critic():
+    """Epoch 0 of 2 is the critic's alone: the generator and its EMA stand still, then both move in epoch 1."""
+    model = tiny_gan(critic_warmup_epochs=1)
+    g0, d0 = flat(model.generator).clone(), flat(model.critic).clone()
+    fit(model, epochs=1)
+    assert torch.equal(flat(model.generator), g0) and model.ema.n_averaged.item() == 0
+    assert not torch.equal(flat(model.critic), d0)
+    model = tiny_gan(critic_warmup_epochs=1)
+    g0 = flat(model.generator).clone()
+    fit(model, epochs=2)
+    assert not torch.equal(flat(model.generator), g0) and model.ema.n_averaged.item() == 2
+
+
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
         ({"adv_weight": -1.0}, "model.adv_weight"),
         ({"warm_start": "/no/such.ckpt"}, "model.warm_start"),
         ({"ema_decay": 1.5}, "model.ema_decay"),
+        ({"critic_warmup_epochs": -1}, "model.critic_warmup_epochs"),
     ],
 )
 def test_bad_model_input(overrides, key):

@@ -4,7 +4,9 @@ A subclass says what its network outputs for the critic to judge and what its ow
 image and distortion loss, the diffusion model's one-step estimate x̂0(x_t, y, t) and denoising loss. λ sets the
 restorer's place on the perception–distortion tradeoff (Blau & Michaeli: the loss is a Lagrangian of
 min d(p_X, p_X̂) s.t. E Δ ≤ D); λ = 0 is plain task training and never calls the critic, so `model.adv_weight` means
-the same for both families. Manual optimization: this module clips gradients (`grad_clip`, by norm) and steps its
+the same for both families. After a warm start the critic has seen nothing: `critic_warmup_epochs` train it alone
+against the fixed network first, so that λ's first gradients come from a critic that already separates the two
+distributions. Manual optimization: this module clips gradients (`grad_clip`, by norm) and steps its
 schedulers once per epoch itself. Training randomness is seeded by (seed, epoch, batch), so a resumed run repeats an
 uninterrupted one exactly.
 """
@@ -50,6 +52,7 @@ class AdversarialRestorer(Restorer):
         ema_decay: float | None = 0.999,
         grad_clip: float | None = None,
         warm_start: str | None = None,
+        critic_warmup_epochs: int = 0,
         seed: int = 0,
     ) -> None:
         super().__init__(degradation, channels, seed)
@@ -57,6 +60,8 @@ class AdversarialRestorer(Restorer):
             raise ConfigError(f"model.adv_weight must be >= 0, got {adv_weight}")
         if warm_start is not None and not Path(warm_start).is_file():
             raise ConfigError(f"model.warm_start={warm_start}: no such checkpoint file")
+        if critic_warmup_epochs < 0:
+            raise ConfigError(f"model.critic_warmup_epochs must be >= 0, got {critic_warmup_epochs}")
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ConfigError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}")
         self.automatic_optimization = False
@@ -68,9 +73,17 @@ class AdversarialRestorer(Restorer):
         self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
         self.adv_weight, self.conditional_critic = float(adv_weight), conditional_critic
         self.grad_clip, self.warm_start = grad_clip, warm_start
+        self.critic_warmup_epochs = critic_warmup_epochs
         self.ema = ema_model(self.generator, ema_decay) if ema_decay else None
         self.save_hyperparameters(
-            "adv_weight", "conditional_critic", "ema_decay", "grad_clip", "warm_start", "seed", "channels"
+            "adv_weight",
+            "conditional_critic",
+            "ema_decay",
+            "grad_clip",
+            "warm_start",
+            "critic_warmup_epochs",
+            "seed",
+            "channels",
         )
 
     @property
@@ -134,6 +147,9 @@ class AdversarialRestorer(Restorer):
                 loss_d, logs = self.critic_loss(x, fake, lifted, rng)
                 self._step(opt_d, loss_d, "critic")
             self.untoggle_optimizer(opt_d)
+            if self.current_epoch < self.critic_warmup_epochs:
+                self.log_dict({f"train/loss/{k}": v for k, v in logs.items()}, prog_bar=False, batch_size=len(x))
+                return
         self.toggle_optimizer(opt_g)
         loss_g, parts = self.generator_loss(*self.training_output(x, lifted, rng), lifted)
         self._step(opt_g, loss_g, "generator")
