@@ -43,7 +43,7 @@ demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and 
 
 ORACLE_DIR ?= logs/oracle
 
-oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~12 min)
+oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the closed-form D(P) and U(P) (CPU, ~11 min)
 	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train -m experiment=gaussian_oracle seed=$(SEED) sweep=gaussian_oracle hydra/launcher=devices \
