@@ -42,12 +42,14 @@ def test_evaluate_config_composes(tmp_path):
     assert cfg.split == "val" and list(cfg.overrides) == []
 
 
-@pytest.mark.parametrize(("experiment", "sweep"), [("demo", "demo"), ("gaussian_oracle", "gaussian_oracle")])
-def test_make_targets_sweeps_compose(experiment, sweep, tmp_path):
+@pytest.mark.parametrize(
+    ("experiment", "sweep", "points"), [("demo", "demo", 6), ("gaussian_oracle", "gaussian_oracle", 4)]
+)
+def test_make_targets_sweeps_compose(experiment, sweep, points, tmp_path):
     """The λ grids `make demo` and `make oracle` launch, on top of their experiments."""
     cfg = compose_config("train", [f"experiment={experiment}", f"sweep={sweep}"], tmp_path / "run")
     grid = [float(v) for v in str(cfg.hydra.sweeper.params["model.adv_weight"]).split(",")]
-    assert grid[0] == 0 and grid == sorted(grid) and len(grid) >= 5  # from the MMSE end upward
+    assert grid[0] == 0 and grid == sorted(grid) and len(grid) == points  # from the MMSE end upward
     assert cfg.ckpt_path == "auto"  # rerunning the target resumes the sweep
 
 
