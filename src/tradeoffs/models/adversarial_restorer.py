@@ -147,18 +147,16 @@ class AdversarialRestorer(Restorer):
                 loss_d, logs = self.critic_loss(x, fake, lifted, rng)
                 self._step(opt_d, loss_d, "critic")
             self.untoggle_optimizer(opt_d)
-            if self.current_epoch < self.critic_warmup_epochs:
-                self.log_dict({f"train/loss/{k}": v for k, v in logs.items()}, prog_bar=False, batch_size=len(x))
-                return
-        self.toggle_optimizer(opt_g)
-        loss_g, parts = self.generator_loss(*self.training_output(x, lifted, rng), lifted)
-        self._step(opt_g, loss_g, "generator")
-        self.untoggle_optimizer(opt_g)
-        if self.ema is not None:
-            self.ema.update_parameters(self.generator)
-        logs |= parts
+        if self.adv_weight == 0 or self.current_epoch >= self.critic_warmup_epochs:
+            self.toggle_optimizer(opt_g)
+            loss_g, parts = self.generator_loss(*self.training_output(x, lifted, rng), lifted)
+            self._step(opt_g, loss_g, "generator")
+            self.untoggle_optimizer(opt_g)
+            if self.ema is not None:
+                self.ema.update_parameters(self.generator)
+            logs |= parts
+            self.log("train/loss/total", loss_g.detach(), prog_bar=True, batch_size=len(x))
         self.log_dict({f"train/loss/{k}": v for k, v in logs.items()}, prog_bar=False, batch_size=len(x))
-        self.log("train/loss/total", loss_g.detach(), prog_bar=True, batch_size=len(x))
 
     def on_train_epoch_end(self) -> None:
         schedulers = self.lr_schedulers()
