@@ -20,9 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, export_restorations, measure_restorer
-from tradeoffs.cli import run_job
+from tradeoffs.cli import run_dir_logs_detached, run_job
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import RunRecord, headline, progress
+from tradeoffs.core.runs import RunRecord, headline, progress, write_job_config
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,11 @@ register_resolvers()
 def evaluate(cfg: DictConfig) -> RunRecord:
     output_dir = Path(cfg.paths.output_dir)
     if (done := RunRecord.read(output_dir)) is not None:
-        log.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
+        with run_dir_logs_detached(output_dir):
+            progress.info("%s holds results.json already: skipped (delete it to evaluate again)", output_dir)
         return done
+    if HydraConfig.initialized():
+        write_job_config(output_dir, cfg, HydraConfig.get())
     train_cfg, datamodule, model = evaluation_setup(cfg)
     if cfg.export_samples:
         if cfg.export_dir is None:

@@ -13,17 +13,18 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
-from tradeoffs.cli import run_job
+from tradeoffs.cli import run_dir_logs_detached, run_job
 from tradeoffs.core.runs import (
     LAST_CHECKPOINT,
     RESULTS_FILE,
     RunRecord,
+    Start,
     config_changes,
     headline,
-    load_checkpoint,
+    plan_start,
     progress,
-    resolve_checkpoint,
     scalar_metrics,
+    write_job_config,
 )
 from tradeoffs.sweeps.ddp_children import children_run_this_job
 from tradeoffs.sweeps.lease import leased_devices, register_resolvers
@@ -44,41 +45,45 @@ def job_title(cfg: DictConfig) -> str:
 def train(cfg: DictConfig) -> RunRecord:
     """Fit `cfg.model` on `cfg.data`; resume from `cfg.ckpt_path`; write results.json. Returns the results.
 
-    With ckpt_path=auto a finished run (results.json present) is skipped and an unfinished one resumed."""
+    What the run directory holds decides first, writing nothing (core.runs.plan_start): with ckpt_path=auto a
+    finished run is skipped and an unfinished one resumed; a command that would overwrite or alter a run is
+    refused."""
     output_dir = Path(cfg.paths.output_dir)
     title = job_title(cfg)
-    if cfg.ckpt_path == "auto" and (done := RunRecord.read(output_dir)) is not None:
-        log.info("%s finished already (results.json): skipped", output_dir)
-        progress.info("%s: finished already, skipped (%s)", title, headline(done.metrics))
-        return done
-    ckpt_path = resolve_checkpoint(cfg.ckpt_path, output_dir)
-    start = time.monotonic()
-    verb = f"resuming {ckpt_path.name}" if ckpt_path is not None else "training"
+    with run_dir_logs_detached(output_dir):
+        start = plan_start(cfg.ckpt_path, output_dir, config_to_store(cfg), CONFIG_KEY)
+        if start.finished is not None:
+            progress.info("%s: finished already, skipped (%s)", title, headline(start.finished.metrics))
+            return start.finished
+    if HydraConfig.initialized() and rank_zero_only.rank == 0:
+        write_job_config(output_dir, cfg, HydraConfig.get())
+    began = time.monotonic()
+    verb = f"resuming {start.checkpoint_path.name}" if start.checkpoint_path is not None else "training"
     progress.info("%s: %s, %d epochs -> %s", title, verb, cfg.trainer.max_epochs, output_dir)
     with leased_devices(cfg), children_run_this_job(cfg, __file__):
-        record = fit_and_report(cfg, output_dir, ckpt_path)
-    elapsed = time.monotonic() - start
+        record = fit_and_report(cfg, output_dir, start)
+    elapsed = time.monotonic() - began
     progress.info("%s: done, %d epochs in %.0f s: %s", title, record.extra["epochs"], elapsed, headline(record.metrics))
     return record
 
 
-def fit_and_report(cfg: DictConfig, output_dir: Path, ckpt_path: Path | None) -> RunRecord:
+def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
-
-    checkpoint = load_checkpoint(ckpt_path)
-    run_id = run_id_for(output_dir, checkpoint)
-    if checkpoint is not None and CONFIG_KEY in checkpoint:
+    run_id = run_id_for(output_dir, start.checkpoint if start.resumes else None)
+    if start.checkpoint is not None and not start.resumes and CONFIG_KEY in start.checkpoint:
         changes = [
-            c for c in config_changes(checkpoint[CONFIG_KEY], config_to_store(cfg)) if not c.startswith("ckpt_path")
+            c
+            for c in config_changes(start.checkpoint[CONFIG_KEY], config_to_store(cfg))
+            if not c.startswith("ckpt_path")
         ]
         if changes:
-            log.warning("resuming %s with a changed config: %s", ckpt_path, "; ".join(changes))
+            log.warning("starting from %s with a changed config: %s", start.checkpoint_path, "; ".join(changes))
     succeeded = False
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=start.checkpoint_path)
         record = RunRecord(
             scalar_metrics(trainer.callback_metrics),
             list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],

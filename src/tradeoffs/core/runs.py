@@ -25,26 +25,88 @@ EPOCHS_FILE = "tradeoff_epochs.csv"  # one row per measurement (callbacks.epoch_
 PANEL_SAMPLES_FILE = Path("images") / "panel_samples.npz"  # the latest panel's arrays (callbacks.panels)
 
 
-def resolve_checkpoint(ckpt_path: str | None, output_dir: Path) -> Path | None:
-    """`ckpt_path` as a file: None (fresh run), `last` (this run dir's last.ckpt), `auto` (last.ckpt if there is
-    one, else a fresh run: what sweeps and requeued cluster jobs use) or a path.
+# Keys a resume may change: how long to train, where and how to log, which devices. Anything else would make the
+# resumed run a different experiment under the old run's name.
+RESUMABLE_CHANGES = (
+    "ckpt_path",
+    "trainer.max_epochs",
+    "trainer.devices",
+    "trainer.accelerator",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+    "callbacks.progress_bar",
+    "logger",
+    "paths",
+    "lease",
+    "tags",
+    "data.num_workers",
+    "verbose",
+)
 
-    A fresh run refuses an output dir that already holds a last.ckpt, so nothing is silently overwritten.
-    """
+
+class RunRefused(ConfigError):
+    """A command refused because of what its run directory already holds, raised before anything there was
+    written: the directory's files stay byte-identical."""
+
+
+@dataclass
+class Start:
+    """How a training job starts in its run directory: `finished` (a record: skip), or from `checkpoint_path`
+    (None: fresh) with its loaded `checkpoint`; `resumes`: that checkpoint is this directory's own (same run, same
+    W&B run), not a checkpoint of another run to start from."""
+
+    finished: "RunRecord | None" = None
+    checkpoint_path: Path | None = None
+    checkpoint: dict | None = None
+    resumes: bool = False
+
+
+def plan_start(ckpt_path: str | None, output_dir: Path, config: Mapping, config_key: str) -> Start:
+    """Decide, reading only, how a job starts in `output_dir` (see `Start`); RunRefused for anything that would
+    overwrite or change a run there.
+
+    `ckpt_path`: None (a fresh run; refused where a run exists), `auto` (skip a finished run, resume an unfinished
+    one, else fresh: sweeps and requeued cluster jobs), `last` (resume this run) or a checkpoint file. Resuming this
+    directory's own run with a config that differs outside RESUMABLE_CHANGES (`config`, the job's stored config,
+    against the checkpoint's `config_key` entry) is refused, naming the changed keys."""
+    output_dir = Path(output_dir)
     last = output_dir / LAST_CHECKPOINT
-    if ckpt_path == "auto":
-        return last if last.is_file() else None
-    if ckpt_path is None:
-        if last.is_file():
-            raise ConfigError(
-                f"{output_dir} already holds {LAST_CHECKPOINT}: pass ckpt_path=last to resume it, "
+    if (finished := RunRecord.read(output_dir)) is not None:
+        if ckpt_path == "auto":
+            return Start(finished=finished)
+        if ckpt_path is None:
+            raise RunRefused(
+                f"{output_dir} holds a finished run (results.json): ckpt_path=auto skips it, "
                 "or choose another hydra.run.dir"
             )
-        return None
-    path = last if ckpt_path == "last" else Path(ckpt_path).expanduser()
+        raise RunRefused(
+            f"{output_dir} holds a finished run (results.json), nothing to resume: to train it further, start a new "
+            f"run from its weights (hydra.run.dir=NEW model.warm_start={last})"
+        )
+    if ckpt_path is None:
+        if last.is_file():
+            raise RunRefused(
+                f"{output_dir} holds an unfinished run ({LAST_CHECKPOINT}): resume it with ckpt_path=auto, "
+                "or choose another hydra.run.dir"
+            )
+        return Start()
+    if ckpt_path == "auto" and not last.is_file():
+        return Start()
+    path = last if ckpt_path in ("auto", "last") else Path(ckpt_path).expanduser()
     if not path.is_file():
         raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
-    return path
+    checkpoint = load_checkpoint(path)
+    stored, resumes = checkpoint.get(config_key), path.resolve().is_relative_to(output_dir.resolve())
+    if stored is not None and resumes:
+        changed = [c.split(":")[0] for c in config_changes(stored, config) if not c.startswith(RESUMABLE_CHANGES)]
+        if changed:
+            raise RunRefused(
+                f"resuming {path} with a different {', '.join(changed)}: a resume may change only "
+                f"trainer.max_epochs, logging and devices; to fine-tune its weights with other settings start a "
+                f"new run (hydra.run.dir=NEW model.warm_start={path})"
+            )
+    return Start(checkpoint_path=path, checkpoint=checkpoint, resumes=resumes)
 
 
 def config_changes(before: Mapping, after: Mapping, prefix: str = "") -> list[str]:
@@ -184,6 +246,17 @@ def read_job(directory: Path) -> Job:
         last = json.loads(failures.read_text().strip().splitlines()[-1])
         return Job(directory, overrides, "failed", error=f"{last['type']}: {last['message']}")
     return Job(directory, overrides, "unfinished")
+
+
+def write_job_config(output_dir: Path, config, hydra_config) -> None:
+    """`.hydra/{config,hydra,overrides}.yaml` of a run directory, as Hydra writes them, but only once the job has
+    decided to run there (train and evaluate set hydra.output_subdir=null, so a skipped or refused job leaves an
+    existing run's files as they were)."""
+    hydra_dir = Path(output_dir) / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(config, hydra_dir / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": hydra_config}), hydra_dir / "hydra.yaml")
+    OmegaConf.save(hydra_config.overrides.task, hydra_dir / "overrides.yaml")
 
 
 def record_failure(output_dir: Path, error: BaseException) -> None:

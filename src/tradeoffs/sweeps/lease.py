@@ -174,10 +174,11 @@ def job_dirname(override_dirname: str) -> str:
 
 def register_resolvers() -> None:
     """${tradeoffs.parallel_jobs:GPUS_PER_JOB} for launcher configs, ${tradeoffs.basename:PATH} for naming W&B
-    groups and ${tradeoffs.job_dirname:...} for naming sweep job directories; entry points call this before
-    composing."""
+    groups, ${tradeoffs.job_dirname:...} for naming sweep job directories and ${tradeoffs.cwd:} (the working
+    directory, absolute) for the default project root; entry points call this before composing."""
     if not OmegaConf.has_resolver("tradeoffs.parallel_jobs"):
         OmegaConf.register_new_resolver("tradeoffs.parallel_jobs", parallel_jobs)
         OmegaConf.register_new_resolver("tradeoffs.basename", lambda path: Path(str(path)).name)
         OmegaConf.register_new_resolver("tradeoffs.job_dirname", job_dirname)
         OmegaConf.register_new_resolver("tradeoffs.slurm_devices", slurm_devices)
+        OmegaConf.register_new_resolver("tradeoffs.cwd", os.getcwd)
