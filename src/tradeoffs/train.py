@@ -72,7 +72,7 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     run_id = run_id_for(output_dir, start.checkpoint if start.resumes else None)
-    if start.checkpoint is not None and not start.resumes and CONFIG_KEY in start.checkpoint:
+    if start.checkpoint is not None and CONFIG_KEY in start.checkpoint:
         changes = [
             c
             for c in config_changes(start.checkpoint[CONFIG_KEY], config_to_store(cfg))

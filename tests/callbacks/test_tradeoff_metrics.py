@@ -144,6 +144,10 @@ def test_gaussian_source_logs_the_closed_forms(train_config):
             r"d = C·p·p = 144 needs more than 144 error patches .* got 8: .* \(2 images × 1 samples × 4 patches\)",
         ),
         (["metrics.features=clip"], "metrics.features must be patches, random_conv or inception"),
+        (
+            ["metrics.features=random_conv", "data.source.crop_size=8"],
+            "metrics.features=random_conv needs images of at least 16 px, the validation images are 8x8",
+        ),
     ],
 )
 def test_bad_metric_settings_fail_before_training(train_config, overrides, message):

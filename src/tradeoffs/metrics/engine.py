@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.errors import ConfigError, EstimatorInputError
 from tradeoffs.metrics.features import feature_space
 from tradeoffs.metrics.protocol import MeasuredRestorer, check_restorer
 
@@ -168,6 +168,11 @@ class MeasurementEngine:
                 f"metrics.patch_size={self.patch_size} is larger than the {height}x{width} validation images"
             )
         self.features = feature_space(self.features_name, channels, self.patch_size, self.seed)
+        if min(height, width) < getattr(self.features, "min_size", 1):
+            raise ConfigError(
+                f"metrics.features={self.features_name} needs images of at least {self.features.min_size} px, "
+                f"the validation images are {height}x{width}: use metrics.features=patches"
+            )
         border = self.crop_border if self.crop_border is not None else (scale if self.y_channel and scale > 1 else 0)
         if border < 0 or 2 * border >= min(height, width):
             raise ConfigError(f"metrics.crop_border={border} leaves nothing of the {height}x{width} images")
@@ -311,10 +316,19 @@ def unsynced(measure: Measure) -> None:
 
 def named_values(measures: Iterable[Measure], stage: str, floors: bool = False) -> dict[str, float]:
     """compute() of every measure as `{stage}/{axis}/{name}` floats (with `floors`: only the floor keys, named
-    `{name}_floor`); a name a measure did not declare is an error."""
+    `{name}_floor`); a name a measure did not declare is an error, and a covariance too ill-conditioned to
+    factorise (too few images for the features) an EstimatorInputError naming the measure."""
     values = {}
     for measure in measures:
-        for name, value in measure.compute().items():
+        try:
+            computed = measure.compute()
+        except torch.linalg.LinAlgError as error:
+            raise EstimatorInputError(
+                f"{stage}: {type(measure).__name__} cannot factorise its feature covariance"
+                f" ({str(error).split(':')[0]}):"
+                " too few measured images for the feature dimension; raise metrics.num_images or use smaller features"
+            ) from None
+        for name, value in computed.items():
             if name not in measure.keys:
                 raise KeyError(f"{type(measure).__name__} computed {name!r}, which it does not declare in keys")
             key = measure.keys[name]

@@ -41,6 +41,7 @@ class RandomConvFeatures(nn.Module):
             c_in = width
         self.net = nn.Sequential(*layers).requires_grad_(False)
         self.dim = 2 * width
+        self.min_size = 2 ** (depth + 1)  # the last map must be at least 2×2 for its std
 
     def forward(self, images: Tensor) -> Tensor:
         h = self.net(images).flatten(2)
