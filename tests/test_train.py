@@ -12,6 +12,7 @@ import torch
 from hydra.errors import MissingConfigException
 from PIL import Image
 
+from tests import wandb_records
 from tradeoffs.assemble import compose_config
 from tradeoffs.core.errors import ConfigError, NonFiniteLossError
 from tradeoffs.evaluate import evaluate
@@ -29,6 +30,26 @@ def read_csv_rows(path):
 def run_cli(module: str, *overrides: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", module, *overrides]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def assert_wandb_tells_the_truth(run_file: Path, saved: dict) -> None:
+    """The offline W&B run, decoded: every measured key's summary holds the final value of results.json (beside
+    the best epoch's), images are charted against `epoch` as the metrics are, and the critic's loss is logged."""
+    summary = wandb_records.summary(run_file)
+    measured = {k: v for k, v in saved["metrics"].items() if k.startswith("val/") and isinstance(v, float)}
+    assert len(measured) > 20
+    for key, value in measured.items():  # the engine's keys keep last and best; Lightning's own keys the last
+        last = summary[key]["last"] if isinstance(summary[key], dict) else summary[key]
+        assert last == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert {"last", "min"} <= set(summary["val/perception/fd"]) and {"last", "max"} <= set(
+        summary["val/perception/recall"]
+    )
+    rows = wandb_records.history(run_file)
+    images = [r for r in rows if "val/images/_type" in r]
+    assert len(images) == saved["epochs"] and all("epoch" in r for r in images)
+    steps = [r["trainer/global_step"] for r in rows if "trainer/global_step" in r]
+    assert steps == sorted(steps) and steps[-1] < saved["global_step"]  # Lightning's batch count, never zig-zagging
+    assert any("train/loss/critic" in r for r in rows)
 
 
 def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
@@ -59,6 +80,7 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
     (offline_run,) = (run / "wandb").glob(f"offline-run-*-{saved['wandb_run_id']}")
     (history,) = offline_run.glob("*.wandb")
     assert b"val/*" in history.read_bytes() and b"test/*" in history.read_bytes()  # charted against epoch
+    assert_wandb_tells_the_truth(history, saved)
 
     panel = np.asarray(Image.open(run / "images" / "val_epoch001.png"))
     assert panel.dtype == np.uint8 and panel.ndim == 3 and panel.std() > 10  # real content, not a black image
@@ -110,7 +132,8 @@ def test_fresh_run_never_overwrites_checkpoints(train_config):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model.adv_weight=-1"], "model.adv_weight must be >= 0, got -1"),
+        (["model.adv_weight=-1"], "model.adv_weight must be a number >= 0, got -1"),
+        (["model.adv_weight=abc"], "model.adv_weight must be a number >= 0, got 'abc'"),
         (["degradation.sigma=-0.1"], "degradation.sigma must be >= 0"),
         (["data.source.crop_size=4000"], "data.source.crop_size=4000 is larger than the smallest photo side"),
         (["ckpt_path=/no/such/last.ckpt"], "ckpt_path=/no/such/last.ckpt: no such checkpoint file"),
@@ -153,7 +176,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
     done = run_cli("tradeoffs.train", "experiment=smoke", "model.adv_weight=-0.5", f"hydra.run.dir={tmp_path / 'run'}")
     output = done.stdout + done.stderr
     assert done.returncode == 2
-    assert "model.adv_weight must be >= 0, got -0.5" in output and "Traceback" not in output
+    assert "model.adv_weight must be a number >= 0, got -0.5" in output and "Traceback" not in output
 
 
 def test_evaluate_and_traverse_share_the_one_line_errors(tmp_path):

@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ModelSummary
 from pytorch_lightning.loggers import WandbLogger
@@ -166,8 +167,19 @@ def build_loggers(cfg: DictConfig, wandb_run_id: str) -> list:
         if name == "wandb":
             with open_dict(logger_cfg):
                 logger_cfg.id = wandb_run_id
+                logger_cfg.tags = run_tags(cfg)
         loggers.append(instantiate(logger_cfg))
     return loggers
+
+
+def run_tags(cfg: DictConfig) -> list[str]:
+    """W&B tags to filter a project's runs by: the config's `tags`, `seed=S`, `λ=W` and, in a sweep, `sweep=GROUP`."""
+    tags = [*cfg.get("tags", []), f"seed={cfg.seed}"]
+    if (adv_weight := OmegaConf.select(cfg, "model.adv_weight")) is not None:
+        tags.append(f"λ={adv_weight:g}")
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        tags.append(f"sweep={cfg.logger.wandb.group}")
+    return tags
 
 
 def cluster_plugins() -> dict:

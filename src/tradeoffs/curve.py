@@ -113,7 +113,8 @@ def make_curves(
             [{"job": r["job"], "label": r["label"], **e} for j, r in zip(jobs, rows, strict=True) for e in j.epochs()],
             out_dir / "tradeoff_epochs.csv",
         )
-    log_summary_run(sweep_dirs, out_dir, rows, figures, wandb_mode)
+    planes_drawn = [(p.name, p.x, p.y) for p in planes(x, y, overlay) if finite_points(rows, p)]
+    log_summary_run(sweep_dirs, out_dir, jobs, rows, figures, planes_drawn, wandb_mode)
     correlations = rank_correlations(rows, list(dict.fromkeys([x, y, RENYI, POOLED])))
     return {
         "rows": rows,
@@ -137,23 +138,49 @@ def strip_panels(jobs: list[Job], rows: list[dict]) -> list[PanelSamples]:
     return [PanelSamples.load(label, path) for _, _, label, path in chosen]
 
 
-def log_summary_run(sweep_dirs: list[Path], out_dir: Path, rows: list[dict], figures: list[Path], mode: str) -> None:
+def log_summary_run(
+    sweep_dirs: list[Path],
+    out_dir: Path,
+    jobs: list[Job],
+    rows: list[dict],
+    figures: list[Path],
+    planes_drawn: list[tuple[str, str, str]],
+    mode: str,
+) -> None:
+    """A W&B run in the sweep's group (the first finished job's): the table (one row per job, with its W&B run id,
+    seed and label; a missing or non-finite value is empty), each plane as a W&B scatter of that table beside its
+    PNG, and the strip."""
     if mode == "disabled":
         return
     header = list(dict.fromkeys(k for r in rows for k in r))
+    group = next((j.record.extra.get("wandb_group") for j in jobs if j.record is not None), None)
     run = wandb.init(
         project="tradeoffs",
         dir=str(out_dir),
         mode=mode,
         job_type="curve",
+        group=group,
         name="curve_" + "+".join(d.name for d in sweep_dirs),
         config={"sweep_dirs": [str(d) for d in sweep_dirs]},
     )
+    table = wandb.Table(columns=header, data=[[table_cell(r.get(k)) for k in header] for r in rows])
+    scatters = {
+        f"planes/{name}": wandb.plot.scatter(table, x, y, title=f"{y} against {x}")
+        for name, x, y in planes_drawn
+        if x in header and y in header
+    }
     run.log(
-        {"tradeoff": wandb.Table(columns=header, data=[[r.get(k) for k in header] for r in rows])}
-        | {f"plots/{p.stem}": wandb.Image(str(p)) for p in figures if p.suffix == ".png"}
+        {"tradeoff": table} | scatters | {f"plots/{p.stem}": wandb.Image(str(p)) for p in figures if p.suffix == ".png"}
     )
     run.finish()
+
+
+def table_cell(value):
+    """A W&B table cell: NaN, ±inf and their string forms become empty (W&B's JSON has no NaN)."""
+    number = value if isinstance(value, float) else None
+    if isinstance(value, str) and value.lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
+        return None
+    return None if number is not None and not math.isfinite(number) else value
 
 
 def main(argv: list[str] | None = None) -> int:

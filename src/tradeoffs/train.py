@@ -8,7 +8,7 @@ import hydra
 import pytorch_lightning as pl
 import wandb
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
@@ -37,9 +37,8 @@ progress.addFilter(lambda _: rank_zero_only.rank == 0)  # DDP: one progress line
 def job_title(cfg: DictConfig) -> str:
     """`demo λ=0.1 seed=0`: what a progress line calls the job."""
     adv_weight = cfg.model.get("adv_weight")
-    return " ".join(
-        [cfg.experiment_name, *([f"λ={adv_weight:g}"] if adv_weight is not None else []), f"seed={cfg.seed}"]
-    )
+    weight = [f"λ={adv_weight:g}"] if isinstance(adv_weight, int | float) else []
+    return " ".join([cfg.experiment_name, *weight, f"seed={cfg.seed}"])
 
 
 def train(cfg: DictConfig) -> RunRecord:
@@ -94,6 +93,8 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
                 "global_step": trainer.global_step,
                 "best_checkpoint": trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None,
                 "wandb_run_id": run_id,
+                "wandb_group": OmegaConf.select(cfg, "logger.wandb.group"),
+                "seed": cfg.seed,
                 "higher_is_better": higher_is_better(trainer, model),
             },
         )

@@ -121,6 +121,14 @@ def test_wgan_gp_trains_with_several_critic_steps():
     assert "train/loss/wasserstein" in trainer.callback_metrics
 
 
+def test_the_critic_loss_logged_is_the_one_minimised_gradient_penalty_included():
+    model = tiny_gan(adversarial=WassersteinGP(gp_weight=10.0), critic=partial(GlobalCritic, width=8))
+    x, fake = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
+    loss, parts = model.critic_loss(x, fake, fake, generator_for(0))
+    assert parts["critic"] == loss.detach()
+    torch.testing.assert_close(parts["critic"], -parts["wasserstein"] + 10.0 * parts["gradient_penalty"])
+
+
 def test_restore_shapes_and_sampling():
     y = torch.rand(3, 1, 16, 16)
     deterministic = tiny_gan()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests import wandb_records
 from tradeoffs.curve import main, make_curves
 from tradeoffs.curves.plot import spans_decades
 from tradeoffs.curves.table import pareto_front
@@ -176,3 +177,29 @@ def test_axes_spanning_decades_are_drawn_on_a_log_scale():
     assert not spans_decades(np.array([0.003, 0.0035, 0.02]))
     assert not spans_decades(np.array([0.0, 0.003, 0.2]))  # zero or negative values (e.g. KID) stay linear
     assert not spans_decades(np.array([0.5]))
+
+
+def nonstandard(constant: str):
+    raise ValueError(f"{constant} is not standard JSON")
+
+
+def test_the_curve_run_joins_the_sweep_s_group_with_a_clean_table_and_native_plots(sweep, tmp_path):
+    for name, seed in (("a", 0), ("b", 1)):
+        record = json.loads((sweep / name / "results.json").read_text())
+        record |= {"wandb_group": "smoke_sweepdir", "wandb_run_id": f"id{name}", "seed": seed}
+        record["metrics"]["val/distortion/psnr"] = "inf"  # a perfect restorer's PSNR, stored as a string
+        (sweep / name / "results.json").write_text(json.dumps(record))
+    make_curves(sweep, sweep, "val/perception/fd", "val/distortion/mse", wandb_mode="offline")
+    (run_file,) = (sweep / "wandb").glob("offline-run-*/*.wandb")
+    records = list(wandb_records.records(run_file))
+    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run.run_group == "smoke_sweepdir" and run.job_type == "curve"
+    summary = wandb_records.summary(run_file)
+    assert summary["tradeoff/_type"] == "table-file"  # W&B-native: the table and one scatter per plane
+    assert {f"planes/{p}_table/_type" for p in ("perception_distortion", "uncertainty_perception")} <= set(summary)
+    (table_file,) = (sweep / "wandb").glob("offline-run-*/files/media/table/tradeoff_*.table.json")
+    table = json.loads(table_file.read_text(), parse_constant=nonstandard)  # no NaN or Infinity
+    columns = table["columns"]
+    rows = {row[columns.index("job")]: dict(zip(columns, row, strict=True)) for row in table["data"]}
+    assert rows["a"]["run_id"] == "ida" and rows["b"]["seed"] == 1 and rows["b"]["label"] == "λ=0.01"
+    assert rows["a"]["val/distortion/psnr"] is None and rows["d"]["val/perception/fd"] is None

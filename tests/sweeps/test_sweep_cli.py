@@ -27,17 +27,22 @@ def sweep(sweep_dir, *extra):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+def files_of(directory) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
 def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
     sweep_dir = tmp_path / "sweep"
     done = sweep(sweep_dir)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # a failed job fails the sweep, after the others ran
+    assert "a job of this sweep failed (model.adv_weight=-1" in done.stderr and "Traceback" not in done.stderr
     jobs = {j.overrides[0]: j for j in collect(sweep_dir)}
     assert {k: j.status for k, j in jobs.items()} == {
         "model.adv_weight=0": "finished",
         "model.adv_weight=0.01": "finished",
         "model.adv_weight=-1": "failed",
     }
-    assert "model.adv_weight must be >= 0, got -1" in jobs["model.adv_weight=-1"].error
+    assert "model.adv_weight must be a number >= 0, got -1" in jobs["model.adv_weight=-1"].error
     assert jobs["model.adv_weight=0.01"].directory.name == "model.adv_weight=0.01,trainer.max_epochs=1"  # overrides
     assert jobs["model.adv_weight=0"].record.adv_weight == 0.0
 
@@ -45,11 +50,11 @@ def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
     finished = jobs["model.adv_weight=0"].directory / "results.json"
     kept = jobs["model.adv_weight=0.01"].directory / "results.json"
     finished.unlink()
-    before = kept.stat().st_mtime_ns
+    before = files_of(kept.parent)
     done = sweep(sweep_dir)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert kept.stat().st_mtime_ns == before  # the finished job was skipped
-    assert "finished already (results.json): skipped" in done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert files_of(kept.parent) == before  # the finished job was skipped, every file left as it was
+    assert "finished already, skipped" in done.stdout + done.stderr
     assert finished.is_file()  # the interrupted one resumed from its last.ckpt and finished
     failures = (jobs["model.adv_weight=-1"].directory / "failures.jsonl").read_text().strip().splitlines()
     assert len(failures) == 2  # the failed job was rerun, and failed again, on record
@@ -125,13 +130,13 @@ def test_the_summary_console_shows_one_line_per_job_start_and_end(tmp_path):
         "++trainer.enable_progress_bar=false",
     ]
     done = sweep(tmp_path / "sweep", *quiet)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # λ = -1 fails
     lines = done.stdout.strip().splitlines()
     starts = [line for line in lines if ": training, 1 epochs -> " in line]
     ends = [line for line in lines if ": done, 1 epochs in " in line]
     assert len(starts) == 3 and len(ends) == 2 and len(lines) == 5, done.stdout  # λ = -1 fails before it starts
     assert all(", MSE " in line and "fd " in line for line in ends)
-    assert "model.adv_weight must be >= 0, got -1" in done.stderr
+    assert "model.adv_weight must be a number >= 0, got -1" in done.stderr
     for noise in ("GPU available", "Trainable params", "Tip:", "Warning"):
         assert noise not in done.stdout + done.stderr, noise
     log = next((tmp_path / "sweep").glob("model.adv_weight=0.01*/train.log")).read_text()

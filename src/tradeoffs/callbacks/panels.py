@@ -95,4 +95,4 @@ class ImagePanels(MeasurementListener):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 entry = {f"{measured.stage}/images": wandb.Image(image, caption=caption), "epoch": measured.epoch}
-                logger.log_metrics(entry, step=trainer.global_step)
+                logger.log_metrics(entry)  # charted against `epoch` like the metrics (val/* step metric)

@@ -117,10 +117,10 @@ class TradeoffMetrics(pl.Callback):
 
 
 def define_keys(run, keys: dict[str, Key]) -> None:
-    """Each measured key on a W&B run: charted against `epoch`, its summary the best value (max if higher is
-    better, else min) rather than the last one."""
+    """Each measured key on a W&B run: charted against `epoch`; its summary holds the last value (the model the
+    run ends with, as in results.json) beside the best one (max if higher is better, else min)."""
     for name, key in keys.items():
-        run.define_metric(name, step_metric="epoch", summary="max" if key.higher_is_better else "min")
+        run.define_metric(name, step_metric="epoch", summary="last,max" if key.higher_is_better else "last,min")
 
 
 def gaussian_closed_forms(datamodule) -> dict[str, float]:

@@ -78,6 +78,8 @@ def job_rows(jobs: list[Job], sweep: str = "") -> list[dict]:
         row = {"sweep": sweep, "job": job.name, "status": job.status, "label": job_label(job, keys), "swept": swept}
         row["swept_key"] = keys[0] if len(keys) == 1 else ""
         row["adv_weight"] = job.record.adv_weight if job.record and job.record.adv_weight is not None else math.nan
+        extra = job.record.extra if job.record is not None else {}
+        row["run_id"], row["seed"] = extra.get("wandb_run_id", ""), as_float(extra.get("seed"))
         row |= {k: as_float(v) for k, v in job.metrics.items()}
         for suffix in ("", "_floor"):  # W2 = sqrt(Fréchet distance), and its real-vs-real floor
             if f"val/perception/fd{suffix}" in row:

@@ -56,8 +56,8 @@ class AdversarialRestorer(Restorer):
         seed: int = 0,
     ) -> None:
         super().__init__(degradation, channels, seed)
-        if adv_weight < 0:
-            raise ConfigError(f"model.adv_weight must be >= 0, got {adv_weight}")
+        if isinstance(adv_weight, bool) or not isinstance(adv_weight, int | float) or adv_weight < 0:
+            raise ConfigError(f"model.adv_weight must be a number >= 0, got {adv_weight!r}")
         if warm_start is not None and not Path(warm_start).is_file():
             raise ConfigError(f"model.warm_start={warm_start}: no such checkpoint file")
         if critic_warmup_epochs < 0:
@@ -113,12 +113,13 @@ class AdversarialRestorer(Restorer):
     ) -> tuple[Tensor, dict[str, Tensor]]:
         real_scores, fake_scores = self.critic_scores(x, lifted), self.critic_scores(fake, lifted)
         loss = self.adversarial.critic_loss(real_scores, fake_scores)
-        parts = {"critic": loss.detach(), "wasserstein": (real_scores.mean() - fake_scores.mean()).detach()}
+        parts = {"wasserstein": (real_scores.mean() - fake_scores.mean()).detach()}
         if self.adversarial.gp_weight > 0:
             condition = lifted if self.conditional_critic else None
             penalty = gradient_penalty(self.critic, x, fake, condition, generator)
             loss = loss + self.adversarial.gp_weight * penalty
             parts["gradient_penalty"] = penalty.detach()
+        parts["critic"] = loss.detach()  # what the critic's optimizer minimises, gradient penalty included
         return loss, parts
 
     # --- training ----------------------------------------------------------------------------------------
