@@ -10,7 +10,7 @@ import torch
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.images import to_tensor
 from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.distortion import Distortion, bt601_luma
+from tradeoffs.metrics.distortion import SSIM, Distortion, bt601_luma
 from tradeoffs.metrics.engine import Batch, MeasurementEngine
 
 
@@ -58,7 +58,7 @@ def test_psnr_y_with_the_scale_as_border_matches_skimage():
             for x, y in zip(a, b, strict=True)
         ]
     )
-    assert values["ssim_subset"] == pytest.approx(ssim, abs=5e-3)  # torchmetrics drops the window-wide border
+    assert values["ssim_subset"] == pytest.approx(ssim, abs=1e-6)  # Wang et al.'s convention, as scikit-image
     rgb = measured(MeasurementEngine({"distortion": Distortion("first")}, num_samples=1), clean, noisy, scale=4)
     assert rgb["psnr_subset"] != pytest.approx(values["psnr_subset"], abs=0.1)  # all channels, no crop: another number
 
@@ -70,3 +70,22 @@ def test_borders_default_to_zero_without_super_resolution_and_are_checked():
     assert engine.measures["distortion"].crop_border == 0
     with pytest.raises(ConfigError, match="metrics.crop_border=32 leaves nothing of the 64x64 images"):
         MeasurementEngine({"distortion": Distortion("first")}, crop_border=32).prepare(3, 64, 64, 2)
+
+
+def skimage_ssim(clean: np.ndarray, restored: np.ndarray) -> float:
+    """Mean over images of scikit-image's SSIM with Wang et al.'s settings (channels averaged)."""
+    kwargs = dict(data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=0)
+    return float(
+        np.mean([skimage.metrics.structural_similarity(a, b, **kwargs) for a, b in zip(clean, restored, strict=True)])
+    )
+
+
+@pytest.mark.parametrize(("channels", "size", "sigma"), [(3, 48, 0.05), (1, 48, 0.3), (1, 11, 0.3), (3, 20, 0.5)])
+def test_ssim_is_wang_et_al_s_as_scikit_image_computes_it(channels, size, sigma):
+    clean = torch.rand(5, channels, size, size, generator=generator_for(channels * size))
+    noisy = (clean + sigma * torch.randn(clean.shape, generator=generator_for(1))).clamp(0, 1)
+    metric = SSIM()
+    metric.update(noisy[:2], clean[:2])
+    metric.update(noisy[2:], clean[2:])  # streamed over batches: the mean over images
+    reference = skimage_ssim(clean.double().numpy(), noisy.double().numpy())
+    assert metric.compute().item() == pytest.approx(reference, abs=1e-6)

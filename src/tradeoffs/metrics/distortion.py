@@ -3,9 +3,11 @@ the luma channel and without a border, as super-resolution papers report them.""
 
 import warnings
 
+import torch
 from torch import Tensor, nn
-from torchmetrics import MeanSquaredError, MetricCollection
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+from torchmetrics import MeanSquaredError, Metric, MetricCollection
+from torchmetrics.functional.image import structural_similarity_index_measure
+from torchmetrics.image import PeakSignalNoiseRatio
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
@@ -15,11 +17,39 @@ NEEDS_K = "metrics.num_samples=1 (they need K >= 2 samples per input)"
 ESTIMATES = {"first": "_subset", "mean_k": "_mean_k"}  # which restoration of each input is compared with x
 
 
+class SSIM(Metric):
+    """SSIM as Wang et al.'s code and scikit-image compute it (Gaussian window σ = 1.5, 11×11; population
+    covariances; data range 1): the SSIM map averaged per image over the pixels whose window lies inside the image,
+    then over images. torchmetrics' own SSIM averages its reflect-padded map, border included (up to 13 % apart on
+    small noisy images); its map is reused here, without that border."""
+
+    higher_is_better = True
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        _, maps = structural_similarity_index_measure(
+            preds.double(), target.double(), data_range=1.0, reduction="none", return_full_image=True
+        )
+        inside = SSIM_KERNEL // 2
+        per_image = maps[..., inside:-inside, inside:-inside].mean(dim=(1, 2, 3))
+        self.total += per_image.sum()
+        self.count += len(per_image)
+
+    def compute(self) -> Tensor:
+        return (self.total / self.count).float()
+
+
 def distortion_metrics(prefix: str, image_size: int, postfix: str = "") -> MetricCollection:
-    """MSE, PSNR (per image, then averaged) and SSIM (Gaussian 11×11 window; skipped on smaller images)."""
+    """MSE, PSNR (per image, then averaged) and SSIM (Wang et al.'s convention; skipped on images smaller than its
+    11×11 window)."""
     metrics = {"mse": MeanSquaredError(), "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3))}
     if image_size >= SSIM_KERNEL:
-        metrics["ssim"] = StructuralSimilarityIndexMeasure(data_range=1.0)
+        metrics["ssim"] = SSIM()
     else:
         warnings.warn(
             f"SSIM needs images of at least {SSIM_KERNEL} px; skipping it on {image_size} px images", stacklevel=2
