@@ -62,14 +62,24 @@ def array_task(index: int) -> str:
     return max((i for i in ids if i.endswith(f"_{index}")), key=lambda i: int(i.split("_")[0]))
 
 
-def start_now(task: str) -> None:
-    """A requeued job waits for SLURM's requeue delay (BeginTime); a test need not."""
-    for _ in range(120):
-        state = subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True, text=True).stdout
-        if "PENDING" in state:
+def start_now(task: str) -> bool:
+    """A requeued job waits for SLURM's requeue delay (BeginTime); a test need not, but only once the job's previous
+    run has ended completely: started while that run's step was still completing (its processes exiting, W&B's
+    service flushing), the new run's srun cannot create its step and the job fails at once (exit 1:0 in the same
+    second it started, the CI failure of issue 20). Returns whether the delay was skipped."""
+    for _ in range(240):
+        state = squeue("-j", task, "-o", "%T %r")
+        if "PENDING" in state and "BeginTime" in state and not squeue("-s", "-j", task) and not squeue("-t", "CG"):
             subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True)
-            return
+            return True
+        if not state:
+            return False
         time.sleep(0.5)
+    return False
+
+
+def squeue(*args: str) -> str:
+    return subprocess.run(["squeue", "-h", *args], capture_output=True, text=True).stdout.strip()
 
 
 def accounting(task: str) -> str:
@@ -137,11 +147,9 @@ def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
         wait_for(str(tmp_path / "copy=0,*" / "train.log"))
         deadline = time.monotonic() + 900
         while launcher.poll() is None and time.monotonic() < deadline:
-            for index in (0, 1):
-                with_reason = subprocess.run(["squeue", "-h", "-o", "%i %r"], capture_output=True, text=True).stdout
-                for line in with_reason.splitlines():
-                    if line.split()[0].endswith(f"_{index}") and "BeginTime" in line:
-                        subprocess.run(["scontrol", "update", f"JobId={line.split()[0]}", "StartTime=now"])
+            for line in squeue("-o", "%i %r").splitlines():
+                if "BeginTime" in line:
+                    start_now(line.split()[0])
             time.sleep(2)
         out, _ = launcher.communicate(timeout=60)
     finally:
