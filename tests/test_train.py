@@ -206,7 +206,7 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(train_config, monkeypatc
     assert not (run / "results.json").exists()
 
 
-def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path):
+def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path, caplog):
     results = train(train_config())
     cfg = compose_config("evaluate", [f"ckpt_path={results.checkpoint}", "accelerator=cpu"], tmp_path / "eval")
     evaluation = evaluate(cfg)
@@ -218,7 +218,8 @@ def test_evaluate_reproduces_the_final_validation_metrics(train_config, tmp_path
             "evaluate", [f"ckpt_path={results.checkpoint}", "split=test", "accelerator=cpu"], tmp_path / "eval_test"
         )
     )
-    # no separate test set in this source: the test split measures the validation images, with test/ keys
+    # no separate test set in this source: the test split measures the validation images, with test/ keys, and says so
+    assert "NaturalPhotos has no test set: split=test measures its validation set" in caplog.text
     assert test_split.metrics["test/distortion/psnr"] == pytest.approx(results.metrics["val/distortion/psnr"])
     assert test_split.metrics["test/perception/fd"] == pytest.approx(evaluation.metrics["val/perception/fd"])
 

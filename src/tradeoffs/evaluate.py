@@ -64,7 +64,9 @@ def evaluate(cfg: DictConfig) -> RunRecord:
     record.write(output_dir)
     log.info("evaluation of %s: %s", cfg.ckpt_path, metrics)
     settings = [o for o in overrides if not o.startswith(("ckpt_path=", "sweep="))]
-    progress.info("evaluated %s (%s): %s", cfg.ckpt_path, " ".join(settings) or "as trained", headline(metrics))
+    progress.info(
+        "evaluated %s (%s): %s -> %s", cfg.ckpt_path, " ".join(settings) or "as trained", headline(metrics), output_dir
+    )
     return record
 
 

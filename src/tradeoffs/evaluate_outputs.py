@@ -96,7 +96,10 @@ def evaluate_outputs(cfg: DictConfig) -> dict[str, RunRecord]:
         if (record := RunRecord.read(Path(cfg.paths.output_dir) / name)) is None:
             record = evaluate_method(cfg, name, root, sets)
             progress.info("%s (%d inputs): %s", name, len(ids), headline(record.metrics))
+        else:
+            progress.info("%s: finished already, skipped", name)
         done[name] = record
+    progress.info("%d methods in %s", len(done), cfg.paths.output_dir)
     return done
 
 

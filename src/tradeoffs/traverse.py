@@ -146,7 +146,10 @@ def traverse(cfg: DictConfig) -> dict[str, RunRecord]:
             record.write_job(job_dir, train_cfg)
             log.info("%s: %s", name, metrics)
             progress.info("%s %s: %s", cfg.traversal.name, name, headline(metrics))
+        else:
+            progress.info("%s %s: finished already, skipped", cfg.traversal.name, name)
         done[name] = record
+    progress.info("%s: %d settings in %s", cfg.traversal.name, len(done), output_dir)
     return done
 
 

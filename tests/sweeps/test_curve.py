@@ -203,3 +203,21 @@ def test_the_curve_run_joins_the_sweep_s_group_with_a_clean_table_and_native_plo
     rows = {row[columns.index("job")]: dict(zip(columns, row, strict=True)) for row in table["data"]}
     assert rows["a"]["run_id"] == "ida" and rows["b"]["seed"] == 1 and rows["b"]["label"] == "λ=0.01"
     assert rows["a"]["val/distortion/psnr"] is None and rows["d"]["val/perception/fd"] is None
+
+
+@pytest.mark.parametrize("scales", [("log", "linear"), ("linear", "log"), ("log", "log"), ("linear", "linear")])
+def test_the_diagonal_is_y_equals_x_across_the_points_on_any_axes(scales):
+    import matplotlib.pyplot as plt
+
+    from tradeoffs.curves.plot import draw_diagonal
+
+    fig, ax = plt.subplots()
+    ax.set_xscale(scales[0])
+    ax.set_yscale(scales[1])
+    draw_diagonal(ax, np.array([0.001, 0.01, 0.2, 0.5]), "U = MSE")
+    (line,) = ax.get_lines()
+    x, y = line.get_data()
+    assert np.array_equal(x, y) and x.max() == pytest.approx(0.525)
+    if "log" in scales:  # starts below the smallest point, not at 0 (which a log axis puts at -inf: a vertical wall)
+        assert 0 < x.min() <= 0.0005
+    plt.close(fig)

@@ -32,6 +32,16 @@ class Plane:
     maximize: tuple[bool, bool] = (False, False)  # whether higher is better on x, on y (Pareto front direction)
 
 
+def draw_diagonal(ax, values: np.ndarray, label: str) -> None:
+    """The line y = x across the points' range, sampled densely so that it is drawn right on any mix of linear and
+    logarithmic axes (a log axis has no 0 to start from)."""
+    positive = values[values > 0]
+    low = positive.min() / 2 if "log" in (ax.get_xscale(), ax.get_yscale()) and positive.size else 0.0
+    high = values.max(initial=0.0) * 1.05
+    line = np.geomspace(low, high, 200) if low > 0 else np.linspace(low, high, 200)
+    ax.plot(line, line, color="0.3", lw=1, label=label)
+
+
 def finite_points(rows: list[dict], plane: Plane) -> list[dict]:
     return [
         r
@@ -98,15 +108,14 @@ def plot_plane(
     floors = [r[f"{plane.x}_floor"] for r in points if not math.isnan(r.get(f"{plane.x}_floor", math.nan))]
     if floors:
         ax.axvline(float(np.median(floors)), color="tab:green", ls=":", lw=1.2, label="real-vs-real floor")
-    if plane.diagonal:
-        top = max(xs.max(initial=0), ys.max(initial=0)) * 1.05
-        ax.plot([0, top], [0, top], color="0.3", lw=1, label=plane.diagonal)
     ax.set(xlabel=plane.x, ylabel=plane.y, title=plane.title)
     if not plane.curves:  # a theory curve is read on linear axes
         if spans_decades(ys):
             ax.set_yscale("log")
         if spans_decades(xs):
             ax.set_xscale("log")
+    if plane.diagonal:
+        draw_diagonal(ax, np.concatenate([xs, ys]), plane.diagonal)
     place_labels(ax, xs, ys, [r["label"] for r in points])
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

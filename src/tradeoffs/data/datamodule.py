@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.runs import progress
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.seeding import EpochSampler, ShardSampler, generator_for
 from tradeoffs.data.sources import ImageSource
@@ -76,6 +77,10 @@ class RestorationDataModule(pl.LightningDataModule):
                 self.degradation.check_image_size(height, width, key)
         if stage == "test" and self.test_pairs is None:
             test = self.source.test_images()
+            if test is None:
+                progress.warning(
+                    "%s has no test set: split=test measures its validation set", type(self.source).__name__
+                )
             self.test_pairs = self.val_pairs if test is None else self.degraded(test, _TEST_STREAM)
 
     def image_sizes(self) -> list[tuple[str, int, int]]:
