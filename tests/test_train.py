@@ -56,7 +56,9 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
     run = tmp_path / "run"
     done = run_cli("tradeoffs.train", "experiment=smoke", f"hydra.run.dir={run}")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"run directory: {run}" in done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == f"smoke λ=0.01 seed=0: training, 2 epochs -> {run}"  # a quiet console:
+    assert len((done.stdout + done.stderr).splitlines()) <= 8  # a start and an end line (and the progress bar)
+    assert f"run directory: {run}" in (run / "train.log").read_text()  # the details are in the log file
     saved = json.loads((run / "results.json").read_text())
     assert saved["overrides"] == ["experiment=smoke"]
     assert saved["adv_weight"] == 0.01 and saved["epochs"] == 2
