@@ -57,7 +57,10 @@ def rank_correlations(rows: list[dict], keys: list[str]) -> dict[str, dict[str, 
         finished = [r for r in rows if r["sweep"] == sweep and r["status"] == "finished" and not math.isnan(r["swept"])]
         for key in keys:
             pairs = [(r["swept"], r[key]) for r in finished if key in r and not math.isnan(r[key])]
-            if len(pairs) >= 3 and len({v for _, v in pairs}) > 1:  # ρ is undefined for a constant column
+            values = [v for _, v in pairs]
+            spread = max(values, default=0.0) - min(values, default=0.0)
+            # ρ of a constant column is undefined, and of values equal up to float round-off it is noise
+            if len(pairs) >= 3 and spread > 1e-6 * max(map(abs, values)):
                 out.setdefault(sweep, {})[key] = float(spearmanr(*zip(*pairs, strict=True)).statistic)
     return out
 
@@ -74,8 +77,26 @@ def summarize(jobs: list[Job], rows: list[dict], correlations: dict[str, dict[st
     return "\n".join(lines)
 
 
+def measurement_groups(rows: list[dict]) -> dict[tuple, list[str]]:
+    """Finished jobs grouped by their real-vs-real floors (every `*_floor` key): a floor depends only on the clean
+    images measured and the metric settings, so jobs with different floors were measured on different data (another
+    source, crop, seed or `metrics.*`) and their points are not comparable."""
+    groups: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["status"] == "finished":
+            floors = tuple(sorted((k, round(v, 6)) for k, v in r.items() if k.endswith("_floor") and v == v))
+            groups.setdefault(floors, []).append(r["label"])
+    return groups
+
+
 def make_curves(
-    sweep_dirs: Path | list[Path], out_dir: Path, x: str, y: str, epochs: bool = False, wandb_mode: str = "offline"
+    sweep_dirs: Path | list[Path],
+    out_dir: Path,
+    x: str,
+    y: str,
+    epochs: bool = False,
+    wandb_mode: str = "offline",
+    front_across: bool = False,
 ) -> dict:
     sweep_dirs = [Path(sweep_dirs)] if isinstance(sweep_dirs, str | Path) else [Path(d) for d in sweep_dirs]
     jobs, rows = [], []
@@ -84,6 +105,19 @@ def make_curves(
         jobs += sweep_jobs
         rows += job_rows(sweep_jobs, sweep=sweep_dir.name)
     check_keys(rows, [x, y])
+    groups = measurement_groups(rows)
+    comparable = len(groups) <= 1
+    if not comparable:
+        described = "; ".join(f"{', '.join(labels[:4])}{' …' if len(labels) > 4 else ''}" for labels in groups.values())
+        log.warning(
+            "these runs were measured on %d different sets of images or metric settings (their real-vs-real floors "
+            "differ): %s. %s",
+            len(groups),
+            described,
+            "Fronts drawn across them anyway (--front-across)"
+            if front_across
+            else "No Pareto front drawn (--front-across draws one anyway)",
+        )
     overlay = overlay_for(next((j.directory for j in jobs if j.status == "finished"), None))
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
@@ -94,8 +128,9 @@ def make_curves(
             log.warning("no finished job has both %s and %s: %s skipped", plane.x, plane.y, plane.name)
             continue
         plane.maximize = (plane.x in maximized, plane.y in maximized)
+        plane.front = comparable or front_across
         xs, ys = ([r.get(key, float("nan")) for r in rows] for key in (plane.x, plane.y))
-        flags = pareto_front(xs, ys, plane.maximize)
+        flags = [f and plane.front for f in pareto_front(xs, ys, plane.maximize)]
         for r, flag in zip(rows, flags, strict=True):
             r[f"admissible_{plane.name}"] = flag
         figures += plot_plane(rows, plane, out_dir, trajectories)
@@ -191,11 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output directory (default: the first sweep directory)")
     parser.add_argument("--epochs", action="store_true", help="also collect every epoch and draw each job's path")
     parser.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
+    parser.add_argument(
+        "--front-across", action="store_true", help="draw Pareto fronts across runs measured on different data"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         out = args.out or args.sweep_dirs[0]
-        result = make_curves(args.sweep_dirs, out, args.x, args.y, args.epochs, args.wandb)
+        result = make_curves(args.sweep_dirs, out, args.x, args.y, args.epochs, args.wandb, args.front_across)
     except (FileNotFoundError, KeyError) as error:
         print(f"tradeoffs-curve: error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

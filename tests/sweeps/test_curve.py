@@ -221,3 +221,39 @@ def test_the_diagonal_is_y_equals_x_across_the_points_on_any_axes(scales):
     if "log" in scales:  # starts below the smallest point, not at 0 (which a log axis puts at -inf: a vertical wall)
         assert 0 < x.min() <= 0.0005
     plt.close(fig)
+
+
+def test_runs_measured_on_other_images_are_drawn_without_a_front_and_named(sweep, tmp_path, caplog):
+    other = tmp_path / "other"
+    other.mkdir()
+    floors = {"val/perception/fd_floor": 0.02}
+    make_job(other, "e", ["model.adv_weight=0.5"], metrics(0.1, 0.005, 1.0, 0.003) | floors)  # dominates a, b, c
+    for name in ("a", "b", "c"):
+        record = json.loads((sweep / name / "results.json").read_text())
+        record["metrics"]["val/perception/fd_floor"] = 0.01
+        (sweep / name / "results.json").write_text(json.dumps(record))
+    result = make_curves(
+        [sweep, other], tmp_path / "mixed", "val/perception/fd", "val/distortion/mse", wandb_mode="disabled"
+    )
+    assert "measured on 2 different sets of images or metric settings" in caplog.text and "λ=0.5" in caplog.text
+    assert not any(r.get("admissible_perception_distortion") for r in result["rows"])
+    across = make_curves(
+        [sweep, other], tmp_path / "across", "val/perception/fd", "val/distortion/mse", "disabled", front_across=True
+    )
+    assert [r["label"] for r in across["rows"] if r.get("admissible_perception_distortion")] == ["λ=0.5"]
+
+
+def test_a_rank_correlation_needs_points_that_differ(tmp_path):
+    sweep = tmp_path / "avg"
+    sweep.mkdir()
+    for k, noise in ((1, 0.0), (2, 1e-9), (4, -1e-9)):  # a deterministic restorer averaged: equal up to round-off
+        make_job(sweep, f"k={k}", [f"model.adv_weight={k}"], metrics(0.5 + noise, 0.01 + noise, 1.0, 0.004 + k))
+    result = make_curves(sweep, sweep, "val/perception/fd", "val/distortion/mse", wandb_mode="disabled")
+    assert set(result["correlations"][sweep.name]) == {"val/uncertainty/pooled"}
+
+
+def test_a_single_run_directory_is_plotted(tmp_path):
+    run = tmp_path / "run"
+    make_job(tmp_path, "run", ["model.adv_weight=0.1"], metrics(0.5, 0.01, 1.0, 0.004))
+    assert main([str(run), "--wandb", "disabled"]) == 0
+    assert (run / "perception_distortion.png").is_file() and (run / "tradeoff.csv").is_file()

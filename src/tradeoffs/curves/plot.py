@@ -30,6 +30,7 @@ class Plane:
     levels: list[tuple[str, float]] = field(default_factory=list)  # horizontal reference lines
     diagonal: str | None = None  # label of the line y = x, if drawn
     maximize: tuple[bool, bool] = (False, False)  # whether higher is better on x, on y (Pareto front direction)
+    front: bool = True  # draw the Pareto front (off when the points were measured on different data)
 
 
 def draw_diagonal(ax, values: np.ndarray, label: str) -> None:
@@ -72,7 +73,7 @@ def plot_plane(
 ) -> list[Path]:
     points = finite_points(rows, plane)
     xs, ys = np.array([r[plane.x] for r in points]), np.array([r[plane.y] for r in points])
-    admissible = np.array(pareto_front(list(xs), list(ys), plane.maximize), dtype=bool)
+    admissible = np.array(pareto_front(list(xs), list(ys), plane.maximize), dtype=bool) & plane.front
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     for name, epochs in (trajectories or {}).items():
         tx = [float(e[plane.x]) for e in epochs if e.get(plane.x) and e.get(plane.y)]
@@ -91,7 +92,7 @@ def plot_plane(
     for name, marker in zip(names, MARKERS * len(names), strict=False):
         tag = f" ({name})" if len(names) > 1 else ""
         for chosen, color, size, label in (
-            (~admissible, "tab:blue", 30, "dominated"),
+            (~admissible, "tab:blue", 30, "dominated" if plane.front else "restorer"),
             (admissible, "tab:red", 45, "admissible (Pareto)"),
         ):
             mine = (sweeps == name) & chosen

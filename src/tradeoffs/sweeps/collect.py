@@ -1,7 +1,8 @@
 """Reading a sweep directory: every job (`core.runs.Job`: status, overrides, run record, per-epoch rows).
 
-A job directory is any folder below the sweep holding `.hydra/overrides.yaml`. Jobs the sweep defines (from its
-multirun.yaml, expanded as Hydra's basic sweeper does) but that never started are `missing`.
+A job directory is any folder below the sweep holding `.hydra/overrides.yaml`; a single run directory is a sweep of
+one job. Jobs the sweep defines (from its multirun.yaml, expanded as Hydra's basic sweeper does) but that never
+started are `missing`.
 """
 
 from pathlib import Path
@@ -39,4 +40,6 @@ def collect(sweep_dir: str | Path) -> list[Job]:
 
 
 def job_directories(sweep_dir: Path) -> list[Path]:
-    return sorted(p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml") if p.parent.parent != sweep_dir)
+    """The job directories below `sweep_dir`, or `sweep_dir` itself when it is a single run."""
+    below = sorted(p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml") if p.parent.parent != sweep_dir)
+    return below or ([sweep_dir] if (sweep_dir / ".hydra" / "overrides.yaml").is_file() else [])
