@@ -154,6 +154,12 @@ class Lane:
             fill["logs/train/runs/demo/.../checkpoints/best-epoch014.ckpt"] = best
 
     def blocks(self, blocks: list[list[str]]) -> None:
+        try:
+            self.run_blocks(blocks)
+        finally:
+            self.swept.set()  # a failed lane must not keep the other waiting
+
+    def run_blocks(self, blocks: list[list[str]]) -> None:
         for block in blocks:
             script = []  # a block that sets a shell variable (CKPT=...) runs as one script from there on
             for command in block:

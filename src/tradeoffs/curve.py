@@ -162,7 +162,8 @@ def make_curves(
 
 def strip_panels(jobs: list[Job], rows: list[dict]) -> list[PanelSamples]:
     """The strip's columns: finished jobs with a numeric swept value (λ, η, k, α; not reference estimators) that
-    saved panel samples, sweep by sweep in ascending swept value."""
+    saved panel samples, sweep by sweep in ascending swept value; with several sweeps each column is titled by its
+    sweep too (an interpolation's α and a transport's α are different families)."""
     chosen = [
         (r["sweep"], r["swept"], r["label"], j.directory / PANEL_SAMPLES_FILE)
         for j, r in zip(jobs, rows, strict=True)
@@ -170,7 +171,8 @@ def strip_panels(jobs: list[Job], rows: list[dict]) -> list[PanelSamples]:
     ]
     order = {sweep: i for i, sweep in enumerate(dict.fromkeys(r["sweep"] for r in rows))}
     chosen.sort(key=lambda c: (order[c[0]], c[1]))
-    return [PanelSamples.load(label, path) for _, _, label, path in chosen]
+    several = len({c[0] for c in chosen}) > 1
+    return [PanelSamples.load(f"{sweep}\n{label}" if several else label, path) for sweep, _, label, path in chosen]
 
 
 def log_summary_run(

@@ -25,9 +25,9 @@ def save_panel(job, samples, clean=CLEAN):
     np.savez(job / PANEL_SAMPLES_FILE, epoch=3, observation=clean + 0.1, clean=clean, samples=samples)
 
 
-def make_sweep(root, spreads):
+def make_sweep(root, spreads, name="sweep"):
     """A λ sweep whose job λ has K = 3 samples clean + spread·(−1, 0, 1): per-pixel std = spread exactly."""
-    sweep = root / "sweep"
+    sweep = root / name
     sweep.mkdir()
     for name, (lam, spread) in zip("abcdef", spreads.items(), strict=False):
         job = sweep / name  # directory names out of λ order
@@ -53,14 +53,29 @@ def test_the_strip_has_a_column_per_job_in_swept_order(tmp_path):
     assert path in result["figures"]
     width, height = Image.open(path).size
     # observation, clean + 3 jobs; 4 inputs, each with a row of samples and a row of std maps
-    assert (width, height) == (round(1.1 * 5 * 150), round((1.1 * 8 + 0.4) * 150))
+    assert (width, height) == (round(1.1 * 5 * 150), round((1.1 * 8 + 0.35 + 0.4) * 150))
 
 
 def test_deterministic_jobs_get_no_std_row(tmp_path):
     panels = [PanelSamples(f"λ={i}", CLEAN + 0.1, CLEAN, np.repeat(CLEAN[:, None], 2, axis=1)) for i in range(3)]
     path = draw_strip(panels, tmp_path / "strip.png", num_images=2)
-    assert Image.open(path).size == (round(1.1 * 5 * 150), round((1.1 * 2 + 0.4) * 150))
+    assert Image.open(path).size == (round(1.1 * 5 * 150), round((1.1 * 2 + 0.35 + 0.4) * 150))
     assert draw_strip([], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
+
+
+def test_a_long_strip_wraps_into_bands_of_eight_jobs(tmp_path):
+    panels = [PanelSamples(f"k={i}", CLEAN + 0.1, CLEAN, np.repeat(CLEAN[:, None], 2, axis=1)) for i in range(20)]
+    path = draw_strip(panels, tmp_path / "strip.png", num_images=2)
+    # 3 bands (8 + 8 + 4 jobs), each with observation and clean: 10 columns, 3 × 2 rows
+    width, height = Image.open(path).size
+    assert width == round(1.1 * 10 * 150) and height == pytest.approx((1.1 * 6 + 3 * 0.35 + 0.4) * 150, abs=1)
+
+
+def test_columns_of_several_sweeps_are_titled_by_their_sweep(tmp_path):
+    first, second = make_sweep(tmp_path, {0: 0.0, 1: 0.1}, "interp"), make_sweep(tmp_path, {0: 0.0, 1: 0.1}, "ot")
+    result = make_curves([first, second], tmp_path, "val/perception/fd", "val/distortion/mse_subset", "disabled")
+    panels = strip_panels(collect(first) + collect(second), result["rows"])
+    assert [p.label for p in panels] == ["interp\nλ=0", "interp\nλ=1", "ot\nλ=0", "ot\nλ=1"]
 
 
 def test_jobs_showing_other_images_are_left_out(caplog):

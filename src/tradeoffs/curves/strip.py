@@ -62,22 +62,9 @@ def _image(array: np.ndarray) -> tuple[np.ndarray, dict]:
     return array.transpose(1, 2, 0), {}
 
 
-def draw_strip(panels: list[PanelSamples], path: Path, num_images: int = 4) -> Path | None:
-    """Write the strip of `panels` (in column order) to `path`; None when no job saved panel samples."""
-    if not panels:
-        return None
-    panels = comparable(panels)
-    n = min(num_images, *(len(p.clean) for p in panels))
-    stochastic = any(p.samples.shape[1] > 1 and p.std.max() > 0 for p in panels)
-    stds = [p.std[:n] for p in panels]
-    scale = max(float(s.max()) for s in stds) or 1.0
-    rows_per_input, cols = 1 + stochastic, 2 + len(panels)
-    fig, axes = plt.subplots(
-        n * rows_per_input, cols, figsize=(1.1 * cols, 1.1 * n * rows_per_input + 0.4), squeeze=False
-    )
-    for ax in axes.flat:
-        ax.set_axis_off()
-    first = panels[0]
+def draw_band(axes, panels: list[PanelSamples], n: int, stochastic: bool, scale: float) -> None:
+    """One band of the strip: observation, clean and one column per job, for n inputs (+ std rows)."""
+    first, rows_per_input = panels[0], 1 + stochastic
     for i in range(n):
         row = i * rows_per_input
         images = [first.observation[i], first.clean[i], *(p.samples[i, 0] for p in panels)]
@@ -86,15 +73,41 @@ def draw_strip(panels: list[PanelSamples], path: Path, num_images: int = 4) -> P
             axes[row, j].imshow(data, interpolation="nearest", **style)
         if stochastic:
             axes[row + 1, 1].text(0.5, 0.5, "std\nacross K", ha="center", va="center", fontsize=7)
-            for j, std in enumerate(stds):
-                axes[row + 1, 2 + j].imshow(std[i], cmap="magma", vmin=0, vmax=scale, interpolation="nearest")
+            for j, p in enumerate(panels):
+                axes[row + 1, 2 + j].imshow(p.std[i], cmap="magma", vmin=0, vmax=scale, interpolation="nearest")
     for j, title in enumerate(["observation", "clean", *(p.label for p in panels)]):
         axes[0, j].set_title(title, fontsize=7)
+
+
+def draw_strip(panels: list[PanelSamples], path: Path, num_images: int = 4, per_band: int = 8) -> Path | None:
+    """Write the strip of `panels` (in column order) to `path`, wrapped into bands of at most `per_band` jobs
+    (each band repeats the observation and clean columns); None when no job saved panel samples."""
+    if not panels:
+        return None
+    panels = comparable(panels)
+    n = min(num_images, *(len(p.clean) for p in panels))
+    stochastic = any(p.samples.shape[1] > 1 and p.std.max() > 0 for p in panels)
+    scale = max(float(p.std[:n].max()) for p in panels) or 1.0
+    bands = [panels[i : i + per_band] for i in range(0, len(panels), per_band)]
+    rows_per_band, cols = n * (1 + stochastic), 2 + max(len(b) for b in bands)
+    rows = len(bands) * rows_per_band
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.1 * rows + 0.35 * len(bands) + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for b, band in enumerate(bands):
+        draw_band(axes[b * rows_per_band : (b + 1) * rows_per_band], band, n, stochastic, scale)
     caption = "first sample of each job"
     if stochastic:
         caption += f"; std maps share one scale, 0 (black) to {scale:.3g}"
     fig.suptitle(caption, fontsize=7, y=0.995, va="top")
-    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / fig.get_figheight())
+    fig.subplots_adjust(
+        wspace=0.05,
+        hspace=0.3 if len(bands) > 1 else 0.08,
+        left=0.01,
+        right=0.99,
+        bottom=0.01,
+        top=1 - 0.5 / fig.get_figheight(),
+    )
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
