@@ -112,10 +112,10 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
     return done
 
 
-def demo_run(directory: str, adv_weight: float, work: Path, env: dict[str, str]) -> None:
-    """A (shrunk) demo training run in `directory`, as `make demo` leaves them."""
-    target = f"'hydra.run.dir=\"{directory}\"'"
-    run(shrunk(f"python -m tradeoffs.train experiment=demo model.adv_weight={adv_weight} {target}", {}), work, env)
+def demo_run(directory: str, adv_weight: float | None, work: Path, env: dict[str, str]) -> None:
+    """A (shrunk, one-epoch) demo training run in `directory`, as `make demo` leaves them."""
+    weight = "" if adv_weight is None else f" model.adv_weight={adv_weight}"
+    run(shrunk(f"python -m tradeoffs.train experiment=demo{weight} 'hydra.run.dir=\"{directory}\"'", {}), work, env)
 
 
 def latest(pattern: str, cwd: Path) -> str:
@@ -135,8 +135,8 @@ class Lane:
     def prepare(self, command: str) -> None:
         work, env, fill = self.work, self.env, self.placeholders
         if "hydra.run.dir=logs/train/runs/demo/2026-11-23_00-10-00 ckpt_path=last" in command:
-            demo_run("logs/train/runs/demo/2026-11-23_00-10-00", 0.01, work, env)  # then interrupted:
-            (work / "logs/train/runs/demo/2026-11-23_00-10-00/results.json").unlink()  # no results.json
+            demo_run("logs/train/runs/demo/2026-11-23_00-10-00", None, work, env)  # then interrupted after epoch
+            (work / "logs/train/runs/demo/2026-11-23_00-10-00/results.json").unlink()  # 1 of 2: no results.json
         if "logs/demo/sweep/model.adv_weight=0.1,seed=0" in command:
             demo_run("logs/demo/sweep/model.adv_weight=0.1,seed=0", 0.1, work, env)
         if "RUN/checkpoints/last.ckpt" in command and "RUN" not in fill:  # a λ sweep of diffusion restorers
@@ -170,7 +170,9 @@ class Lane:
                     self.prepare(command)
                     continue
                 self.prepare(command)
-                line = shrunk(command, self.placeholders)
+                line = shrunk(command, self.placeholders) + (
+                    " trainer.max_epochs=2" if "ckpt_path=last" in command else ""
+                )
                 if command.startswith("python -m tradeoffs.train -m experiment=demo sweep=adv_weight"):
                     self.elsewhere(line)
                 else:
@@ -184,7 +186,7 @@ class Lane:
         elsewhere = self.work.parent / "elsewhere"
         elsewhere.mkdir()
         run(line, elsewhere, self.env | {"TRADEOFFS_ROOT": str(self.work)})
-        assert list((self.work / "logs" / "sweeps" / "demo").glob("*/model.adv_weight=0.01*/results.json"))
+        assert list((self.work / "logs" / "sweeps" / "demo").glob("*/*model.adv_weight=0.01*/results.json"))
         assert not (elsewhere / "logs").exists()
 
 
