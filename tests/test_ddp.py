@@ -52,6 +52,7 @@ def test_a_ddp_run_resumes_from_last_ckpt_to_the_uninterrupted_weights(gan_run, 
     _, uninterrupted = gan_run
     run_dir = tmp_path / "resumed"
     train_ddp(run_dir, "experiment=smoke", *ODD, "trainer.max_epochs=1")
+    (run_dir / "results.json").unlink()  # as if stopped after epoch 1 of 2
     first_id = (run_dir / "wandb_run_id").read_text()
     resumed = train_ddp(run_dir, "experiment=smoke", *ODD, "ckpt_path=last")
     assert resumed["epochs"] == uninterrupted["epochs"] == 2

@@ -170,8 +170,9 @@ def test_exported_samples_reproduce_evaluate(train_config, tmp_path):
     )
     reloaded = evaluate_outputs(cfg)["gan"].metrics
     # PNGs round to 1/255 and clip the ~1 % of this tiny GAN's pixels that leave [0, 1]
-    for key in ("val/distortion/mse_subset", "val/uncertainty/mse", "val/distortion/ssim_subset"):
+    for key in ("val/distortion/mse_subset", "val/uncertainty/mse"):
         assert reloaded[key] == pytest.approx(evaluated[key], rel=0.01), key
+    assert reloaded["val/distortion/ssim_subset"] == pytest.approx(evaluated["val/distortion/ssim_subset"], abs=0.005)
     assert reloaded["val/perception/fd"] == pytest.approx(evaluated["val/perception/fd"], rel=0.05)
     assert reloaded["val/perception/fd_floor"] == pytest.approx(evaluated["val/perception/fd_floor"], rel=0.01)
     assert reloaded["val/distortion/psnr_subset"] == pytest.approx(evaluated["val/distortion/psnr_subset"], abs=0.05)

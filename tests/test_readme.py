@@ -49,7 +49,11 @@ SHRINK = {
     "bigprior_gaussian": ["trainer.max_epochs=1", "data.samples_per_epoch=256", "metrics.num_images=64"],
     "sr4_folder": FOLDER,
 }
-SWEEP_SHRINK = ["model.adv_weight=0,0.01"]  # a sweep preset's grid, shrunk to two points
+SWEEP_SHRINK = {  # a sweep preset's grid, shrunk to two points (the README: "any list works")
+    "sweep=adv_weight": "model.adv_weight=0,0.01",
+    "sweep=sampler_eta": "+model.sampler.eta=0,1",
+    "sweep=sampler_steps": "+model.sampler.steps=1,2",
+}
 
 # README command -> why it is not run here (each is exercised elsewhere, named in the reason).
 NOT_RUN = {
@@ -98,8 +102,7 @@ def shrunk(command: str, placeholders: dict[str, str]) -> str:
     extra = list(SHRINK.get(experiment, []))
     if "-m" in words[3:] and experiment is not None:
         extra = [e for e in extra if not e.startswith("trainer.max_epochs")] + ["trainer.max_epochs=1"]
-        if any(w.startswith("sweep=") for w in words):
-            extra += SWEEP_SHRINK
+    extra += [grid for preset, grid in SWEEP_SHRINK.items() if preset in words]
     return " ".join([command, *map(shlex.quote, extra)])
 
 
@@ -178,8 +181,9 @@ class Lane:
                 else:
                     run("\n".join([*script, line]), self.work, self.env)
                 self.ran.append(command)
-            if any(c.startswith("python -m tradeoffs.train -m experiment=demo") for c in block):
-                self.swept.set()
+                sweeps = [c for c in block if c.startswith("python -m tradeoffs.train -m experiment=demo")]
+                if sweeps and command == sweeps[-1]:
+                    self.swept.set()  # the section's sweeps exist: its curve and the other lane's may draw them
 
     def elsewhere(self, line: str) -> None:
         """This one from another working directory, the project root given by TRADEOFFS_ROOT."""

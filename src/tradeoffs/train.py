@@ -78,7 +78,8 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
             if not c.startswith("ckpt_path")
         ]
         if changes:
-            log.warning("starting from %s with a changed config: %s", start.checkpoint_path, "; ".join(changes))
+            verb = "resuming" if start.resumes else "starting from"
+            log.warning("%s %s with a changed config: %s", verb, start.checkpoint_path, "; ".join(changes))
     succeeded = False
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])

@@ -297,8 +297,10 @@ def test_wandb_is_told_each_keys_axis_and_direction(train_config):
     }
     assert all(kw["step_metric"] == "epoch" for kw in calls.values())
     best = {name: kw["summary"] for name, kw in calls.items()}
-    assert best["val/perception/recall"] == best["val/distortion/psnr_subset"] == "max"
-    assert best["val/perception/fd"] == best["val/distortion/mse_subset"] == best["val/uncertainty/pooled"] == "min"
+    assert best["val/perception/recall"] == best["val/distortion/psnr_subset"] == "last,max"
+    assert (
+        best["val/perception/fd"] == best["val/distortion/mse_subset"] == best["val/uncertainty/pooled"] == "last,min"
+    )
 
 
 def test_measurement_calls_only_the_protocol(train_config):

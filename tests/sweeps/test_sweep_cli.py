@@ -28,7 +28,12 @@ def sweep(sweep_dir, *extra):
 
 
 def files_of(directory) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    """The directory's own files (a link, e.g. W&B's to its shared service log, by where it points)."""
+    return {
+        str(p.relative_to(directory)): str(p.readlink()).encode() if p.is_symlink() else p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
 
 
 def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):

@@ -41,7 +41,6 @@ RESUMABLE_CHANGES = (
     "lease",
     "tags",
     "data.num_workers",
-    "verbose",
 )
 
 
