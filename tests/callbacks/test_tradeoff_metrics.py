@@ -312,3 +312,17 @@ def test_measurement_calls_only_the_protocol(train_config):
         TypeError, match="SimpleNamespace does not implement MeasuredRestorer: no eval_generator, auxiliary_maps"
     ):
         callback.engine.measure(incomplete, *callback.sets["val"])
+
+
+def test_an_epoch_measured_again_replaces_its_rows_in_the_epoch_table(tmp_path):
+    """A job stopped between measuring epoch 2 and checkpointing it redoes epoch 2 on resume: one row per epoch."""
+    from tradeoffs.callbacks.epoch_table import EpochTable
+
+    table = EpochTable(str(tmp_path))
+    trainer = type("T", (), {"global_step": 0})()
+    for epoch, value in ((0, 1.0), (1, 2.0), (2, 3.0), (2, 3.5), (3, 4.0)):  # epoch 2 redone after a restart
+        table.on_measured(trainer, None, type("M", (), {"epoch": epoch, "stage": "val", "values": {"v": value}})())
+    table.on_measured(trainer, None, type("M", (), {"epoch": 3, "stage": "test", "values": {"v": 9.0}})())
+    with open(tmp_path / "tradeoff_epochs.csv", newline="") as f:
+        rows = [(r["stage"], int(r["epoch"]), float(r["v"])) for r in csv.DictReader(f)]
+    assert rows == [("val", 0, 1.0), ("val", 1, 2.0), ("val", 2, 3.5), ("val", 3, 4.0), ("test", 3, 9.0)]

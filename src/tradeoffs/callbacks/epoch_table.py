@@ -1,7 +1,10 @@
 """The per-epoch table of a run: one row of every measurement in `tradeoff_epochs.csv` (the curve tool's
-`--epochs` trajectories read it)."""
+`--epochs` trajectories read it). An epoch measured again replaces its row and any later ones of that stage: a job
+stopped after measuring an epoch but before checkpointing it (a SLURM time limit can fall there) redoes that epoch
+on resume, and the table keeps one row per epoch."""
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -17,15 +20,16 @@ class EpochTable(MeasurementListener):
 
     def on_measured(self, trainer: pl.Trainer, pl_module: pl.LightningModule, measured: Measured) -> None:
         row = {"epoch": measured.epoch, "step": trainer.global_step, "stage": measured.stage, **measured.values}
-        append_row(self.path, row)
+        append_row(self.path, row, redone=lambda r: r["stage"] == measured.stage and int(r["epoch"]) >= measured.epoch)
 
 
-def append_row(path: Path, row: dict) -> None:
-    """Append a row to a CSV file, widening its header when new keys appear (earlier rows are kept)."""
+def append_row(path: Path, row: dict, redone: Callable[[dict], bool] = lambda r: False) -> None:
+    """Append a row to a CSV file, widening its header when new keys appear; earlier rows are kept unless `redone`
+    says the new row replaces them."""
     rows = []
     if path.is_file():
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            rows = [r for r in csv.DictReader(f) if not redone(r)]
     rows.append(row)
     header = list(dict.fromkeys(k for r in rows for k in r))
     path.parent.mkdir(parents=True, exist_ok=True)
