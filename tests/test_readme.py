@@ -144,10 +144,6 @@ class Lane:
             (work / "logs/train/runs/demo/2026-11-23_00-10-00/results.json").unlink()  # 1 of 2: no results.json
         if "logs/demo/sweep/model.adv_weight=0.1,seed=0" in command:
             demo_run("logs/demo/sweep/model.adv_weight=0.1,seed=0", 0.1, work, env)
-        if "RUN/checkpoints/last.ckpt" in command and "RUN" not in fill:  # a λ sweep of diffusion restorers
-            sweep = "python -m tradeoffs.train -m experiment=smoke_diffusion 'model.adv_weight=0,0.1'"
-            run(f"{sweep} trainer.max_epochs=1 hydra.sweep.dir=logs/sweeps/lambda", work, env)
-            fill["RUN"] = "logs/sweeps/lambda/model.adv_weight=0,trainer.max_epochs=1"
         if command.startswith("CKPT="):
             for weight in (0, 0.3):
                 demo_run(f"logs/sweep/model.adv_weight={weight}", weight, work, env)
@@ -221,10 +217,16 @@ def test_every_readme_command_runs_as_written(tmp_path, image_folder):
     commands = [c for block in blocks for c in block]
     wrap = {c for c in commands if "tradeoffs.wrap" in c or "logs/wrapped" in c}
     assert len(wrap) == 4, wrap  # each not run for WRAP_REASON
-    # the diffusion checkpoint's sections (sampler sweeps, export) and the traversals in a lane of their own
-    second = [b for b in blocks if any("RUN/" in c or c.startswith("CKPT=") for c in b)]
+    # RUN, the README's diffusion checkpoint: the λ = 0 job of a λ sweep of diffusion restorers (logs/sweeps/lambda)
+    sweep = "python -m tradeoffs.train -m experiment=smoke_diffusion 'model.adv_weight=0,0.1' trainer.max_epochs=1"
+    run(f"{sweep} hydra.sweep.dir=logs/sweeps/lambda", work, env)
+    # the sampler sweeps and the traversals in a lane of their own: every run of it names its directory, so the
+    # other lane's default, per-second run directories never meet it
+    second = [b for b in blocks if any("sweep=sampler_eta" in c or c.startswith("CKPT=") for c in b)]
     swept = threading.Event()
     lanes = [Lane(work, env, image_folder, swept), Lane(work, env, image_folder, swept)]
+    for lane in lanes:
+        lane.placeholders["RUN"] = "logs/sweeps/lambda/model.adv_weight=0,trainer.max_epochs=1"
     with ThreadPoolExecutor(2) as pool:
         done = [
             pool.submit(lanes[0].blocks, [b for b in blocks if b not in second]),
