@@ -19,7 +19,6 @@ from tradeoffs.core.runs import (
     RESULTS_FILE,
     RunRecord,
     Start,
-    config_changes,
     headline,
     plan_start,
     progress,
@@ -71,15 +70,9 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     run_id = run_id_for(output_dir, start.checkpoint if start.resumes else None)
-    if start.checkpoint is not None and CONFIG_KEY in start.checkpoint:
-        changes = [
-            c
-            for c in config_changes(start.checkpoint[CONFIG_KEY], config_to_store(cfg))
-            if not c.startswith("ckpt_path")
-        ]
-        if changes:
-            verb = "resuming" if start.resumes else "starting from"
-            log.warning("%s %s with a changed config: %s", verb, start.checkpoint_path, "; ".join(changes))
+    if start.changes:
+        verb = "resuming" if start.resumes else "starting from"
+        log.warning("%s %s with a changed config: %s", verb, start.checkpoint_path, "; ".join(start.changes))
     succeeded = False
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])

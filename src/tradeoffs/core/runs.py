@@ -53,12 +53,14 @@ class RunRefused(ConfigError):
 class Start:
     """How a training job starts in its run directory: `finished` (a record: skip), or from `checkpoint_path`
     (None: fresh) with its loaded `checkpoint`; `resumes`: that checkpoint is this directory's own (same run, same
-    W&B run), not a checkpoint of another run to start from."""
+    W&B run), not a checkpoint of another run to start from; `changes`: `key: old -> new` of the config against the
+    checkpoint's (for a resume, only RESUMABLE_CHANGES)."""
 
     finished: "RunRecord | None" = None
     checkpoint_path: Path | None = None
     checkpoint: dict | None = None
     resumes: bool = False
+    changes: list[str] = field(default_factory=list)
 
 
 def plan_start(ckpt_path: str | None, output_dir: Path, config: Mapping, config_key: str) -> Start:
@@ -97,15 +99,16 @@ def plan_start(ckpt_path: str | None, output_dir: Path, config: Mapping, config_
         raise ConfigError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
     checkpoint = load_checkpoint(path)
     stored, resumes = checkpoint.get(config_key), path.resolve().is_relative_to(output_dir.resolve())
-    if stored is not None and resumes:
-        changed = [c.split(":")[0] for c in config_changes(stored, config) if not c.startswith(RESUMABLE_CHANGES)]
+    changes = [c for c in config_changes(stored, config) if not c.startswith("ckpt_path")] if stored else []
+    if resumes:
+        changed = [c.split(":")[0] for c in changes if not c.startswith(RESUMABLE_CHANGES)]
         if changed:
             raise RunRefused(
                 f"resuming {path} with a different {', '.join(changed)}: a resume may change only "
                 f"trainer.max_epochs, logging and devices; to fine-tune its weights with other settings start a "
                 f"new run (hydra.run.dir=NEW model.warm_start={path})"
             )
-    return Start(checkpoint_path=path, checkpoint=checkpoint, resumes=resumes)
+    return Start(checkpoint_path=path, checkpoint=checkpoint, resumes=resumes, changes=changes)
 
 
 def config_changes(before: Mapping, after: Mapping, prefix: str = "") -> list[str]:
