@@ -45,6 +45,8 @@ def assert_wandb_tells_the_truth(run_file: Path, saved: dict) -> None:
         summary["val/perception/recall"]
     )
     rows = wandb_records.history(run_file)
+    floors = [k for k in measured if k.endswith("_floor")]
+    assert floors and not any(k in r for r in rows for k in floors)  # constants: in the summary only
     images = [r for r in rows if "val/images/_type" in r]
     assert len(images) == saved["epochs"] and all("epoch" in r for r in images)
     steps = [r["trainer/global_step"] for r in rows if "trainer/global_step" in r]

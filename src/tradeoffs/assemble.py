@@ -242,6 +242,16 @@ def upgrade_measurement(train_cfg: DictConfig) -> None:
                 train_cfg.callbacks = OmegaConf.merge(train_cfg.get("callbacks") or {}, {name: defaults[name]})
 
 
+def reported_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """What a run reports: the values Lightning holds from the last logging (floats) and the constants the
+    measurement callbacks keep apart (real-vs-real floors, closed forms)."""
+    metrics = scalar_metrics(trainer.callback_metrics)
+    for callback in trainer.callbacks:
+        if isinstance(callback, TradeoffMetrics):
+            metrics |= callback.constants
+    return metrics
+
+
 def higher_is_better(trainer: pl.Trainer, model: Restorer) -> list[str]:
     """The run's logged keys where higher is better: the module's whole-set torchmetrics (PSNR, SSIM) and what the
     measures declare; recorded in results.json so the curve tool orients Pareto fronts."""
@@ -315,5 +325,5 @@ def measure_restorer(
         enable_model_summary=False,
     )
     run = trainer.validate if split == "val" else trainer.test
-    (metrics,) = run(model, datamodule=datamodule, verbose=False)
-    return scalar_metrics(metrics), higher_is_better(trainer, model)
+    run(model, datamodule=datamodule, verbose=False)
+    return reported_metrics(trainer), higher_is_better(trainer, model)

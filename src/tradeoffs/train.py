@@ -11,7 +11,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, build_trainer, higher_is_better
+from tradeoffs.assemble import (
+    CONFIG_DIR,
+    build_datamodule,
+    build_model,
+    build_trainer,
+    higher_is_better,
+    reported_metrics,
+)
 from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
 from tradeoffs.cli import run_dir_logs_detached, run_job
 from tradeoffs.core.runs import (
@@ -22,7 +29,6 @@ from tradeoffs.core.runs import (
     headline,
     plan_start,
     progress,
-    scalar_metrics,
     write_job_config,
 )
 from tradeoffs.sweeps.ddp_children import children_run_this_job
@@ -78,7 +84,7 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])
         trainer.fit(model, datamodule=datamodule, ckpt_path=start.checkpoint_path)
         record = RunRecord(
-            scalar_metrics(trainer.callback_metrics),
+            reported_metrics(trainer),
             list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
             str(output_dir / LAST_CHECKPOINT),
             float(cfg.model.get("adv_weight", 0.0)),

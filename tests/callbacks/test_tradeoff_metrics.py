@@ -44,18 +44,13 @@ ALWAYS = [
     "val/perception/kid",
     "val/perception/kid_std",
     "val/perception/swd",
-    "val/perception/fd_floor",
-    "val/perception/renyi_floor",
-    "val/perception/kid_floor",
-    "val/perception/swd_floor",
     "val/perception/precision",
     "val/perception/recall",
-    "val/perception/precision_floor",
-    "val/perception/recall_floor",
     "val/uncertainty/pooled",
     "val/uncertainty/pooled_trace",
     "val/uncertainty/mse",
 ]
+FLOORS = [f"val/perception/{name}_floor" for name in ("fd", "renyi", "kid", "swd", "precision", "recall")]
 WITH_K = [
     "val/distortion/mse_mean_k",
     "val/distortion/psnr_mean_k",
@@ -99,6 +94,8 @@ def test_every_key_is_logged_once_per_epoch(train_config, cached_alexnet):
     for key in expected:
         epochs = [r["epoch"] for r in logged if r.get(key)]
         assert epochs == ["0", "1"], key
+    assert not set(FLOORS) & set(logged[0])  # constants are reported once (results.json, W&B summary)
+    assert set(FLOORS) <= set(results["metrics"]) and set(FLOORS) <= set(rows(run / "tradeoff_epochs.csv")[0])
     table = rows(run / "tradeoff_epochs.csv")
     assert [r["epoch"] for r in table] == ["0", "1"]
     assert set(expected) - set(ALWAYS[:3]) <= set(table[0])

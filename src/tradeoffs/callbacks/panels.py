@@ -1,10 +1,10 @@
 """Image panels of every measurement, as uint8 grids for files and loggers (W&B renders float images black).
 
-Each measurement writes `images/{stage}_epochNNN.png` (rows: observation, clean, K samples, per-pixel std map,
-|error| map of the first sample (channel means scaled to their maximum), then each auxiliary map, e.g. a fusion
-restorer's φ on [0, 1]), logs it to W&B against `epoch`, and saves `images/panel_samples.npz` (the latest
-observation, clean images and K samples of the panel inputs, float32), from which the curve tool draws its strip of
-restorations across a sweep.
+Each measurement writes `images/{stage}_epochNNN.png` (a row per input, a header per column: observation, clean, K
+samples, per-pixel std map, |error| map of the first sample (channel means scaled to their maximum), then each
+auxiliary map, e.g. a fusion restorer's φ on [0, 1]), logs it to W&B against `epoch`, and saves
+`images/panel_samples.npz` (the latest observation, clean images and K samples of the panel inputs, float32), from
+which the curve tool draws its strip of restorations across a sweep.
 """
 
 import math
@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 import wandb
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid
@@ -30,11 +30,14 @@ def to_uint8(images: Tensor) -> Tensor:
     return (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def panel(rows: list[Tensor], padding: int = 2, min_size: int = 96) -> np.ndarray:
-    """Rows of images (each (N, C, H, W), same N·C·H·W layout) -> one uint8 (H', W', 3) grid, a row per list item.
+def panel(rows: list[Tensor], padding: int = 2, min_size: int = 96, headers: list[str] = ()) -> np.ndarray:
+    """Rows of images (each (N, C, H, W), same N·C·H·W layout) -> one uint8 (H', W', 3) grid, a row per list item,
+    under a band of column `headers` when given (one per column).
 
     Images smaller than `min_size` are enlarged by an integer factor (nearest neighbour, so pixels stay visible).
     """
+    if headers and len(headers) != len(rows[0]):
+        raise ValueError(f"{len(headers)} headers for {len(rows[0])} columns")
     images = torch.cat([r.float().cpu() for r in rows])
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
@@ -42,7 +45,18 @@ def panel(rows: list[Tensor], padding: int = 2, min_size: int = 96) -> np.ndarra
     if scale > 1:
         images = F.interpolate(images, scale_factor=scale, mode="nearest")
     grid = make_grid(images, nrow=len(rows[0]), padding=padding, pad_value=1.0)
-    return to_uint8(grid).permute(1, 2, 0).numpy()
+    grid = to_uint8(grid).permute(1, 2, 0).numpy()
+    return with_headers(grid, headers, images.shape[-1], padding) if headers else grid
+
+
+def with_headers(grid: np.ndarray, headers: list[str], width: int, padding: int, height: int = 16) -> np.ndarray:
+    """A white band of `height` px above the grid with each header centred over its column of `width` px."""
+    band = Image.new("RGB", (grid.shape[1], height), "white")
+    draw, font = ImageDraw.Draw(band), ImageFont.load_default(size=11)
+    for column, text in enumerate(headers):
+        centre = padding + column * (width + padding) + width / 2
+        draw.text((centre, height / 2), text, fill="black", font=font, anchor="mm")
+    return np.concatenate([np.asarray(band), grid])
 
 
 def save_png(array: np.ndarray, path) -> None:
@@ -67,7 +81,9 @@ def write_panel(output_dir: Path, measured: Measured, panel_images: int = 4) -> 
     maps = [normalised(std, c), normalised(error, c)]
     maps += [m[:n].expand(-1, c, -1, -1) for m in measured.maps.values()]
     rows = [torch.cat([observed[i : i + 1], x[i : i + 1], samples[i], *(m[i : i + 1] for m in maps)]) for i in range(n)]
-    image = panel(rows)
+    k = samples.shape[1]
+    headers = ["observation", "clean", *(f"sample {j + 1}" for j in range(k)), "std", "|error|", *measured.maps]
+    image = panel(rows, headers=headers)
     images = Path(output_dir) / "images"
     images.mkdir(parents=True, exist_ok=True)
     save_png(image, images / f"{measured.stage}_epoch{measured.epoch:03d}.png")

@@ -4,9 +4,11 @@ every test run, on a fixed, seeded subset of the split's pairs.
 Of the split's pairs, `num_images` (chosen once by `seed`) are restored K = `num_samples` times and measured; the
 next `num_images` are the reference set B that perception compares with (unpaired) and that the floors use. With
 fewer than 2·num_images pairs, perception compares with the clean inputs themselves and the floors are skipped.
-The values are logged as `{val|test}/{axis}/{name}` (on W&B against `epoch`, summarised by their best value); on
-the `gaussian` source with fixed-σ denoising the closed forms `uncertainty/inherent` (N(X|Y)) and
-`distortion/mmse` (D*/d) are added. Callbacks that subclass `MeasurementListener` (image panels, the per-epoch
+The values are logged as `{val|test}/{axis}/{name}` (on W&B against `epoch`, summarised by their last and best
+values); on the `gaussian` source with fixed-σ denoising the closed forms `uncertainty/inherent` (N(X|Y)) and
+`distortion/mmse` (D*/d) are added. Constants (the real-vs-real `*_floor` values and the closed forms) are not
+logged every epoch: they are kept in `constants` (results.json adds them) and written once to the W&B summary.
+Callbacks that subclass `MeasurementListener` (image panels, the per-epoch
 table) then receive the whole measurement.
 """
 
@@ -22,6 +24,7 @@ from tradeoffs.metrics.engine import Key, Measure, Measured, MeasurementEngine
 from tradeoffs.theory.gaussian import denoising_theory
 
 _SUBSET_STREAM = 0x5E7
+CLOSED_FORMS = ("uncertainty/inherent", "distortion/mmse")
 
 
 class MeasurementListener(pl.Callback):
@@ -52,6 +55,7 @@ class TradeoffMetrics(pl.Callback):
         self.num_images, self.seed = num_images, seed
         self.sets: dict[str, tuple[Tensor, Tensor, Tensor | None]] = {}
         self.theory: dict[str, float] | None = None
+        self.constants: dict[str, float] = {}  # floors and closed forms: the same every epoch
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         """Choose the subsets and prepare the engine: every check that can fail runs before training starts."""
@@ -111,16 +115,29 @@ class TradeoffMetrics(pl.Callback):
             values = measured.values
         if trainer.world_size > 1:
             values = trainer.strategy.broadcast(values, src=0)
+        constants = {k: v for k, v in values.items() if is_constant(k)}
+        if trainer.is_global_zero and constants.items() - self.constants.items():
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.experiment.summary.update(constants)
+        self.constants |= constants
         # identical on every process: the mean over processes (sync_dist) is the value itself
-        pl_module.log_dict(values, on_epoch=True, sync_dist=trainer.world_size > 1)
+        varying = {k: v for k, v in values.items() if k not in constants}
+        pl_module.log_dict(varying, on_epoch=True, sync_dist=trainer.world_size > 1)
         return values
+
+
+def is_constant(name: str) -> bool:
+    """A value that no epoch changes: a real-vs-real floor or a closed form of the data."""
+    return name.endswith("_floor") or name.split("/", 1)[-1] in CLOSED_FORMS
 
 
 def define_keys(run, keys: dict[str, Key]) -> None:
     """Each measured key on a W&B run: charted against `epoch`; its summary holds the last value (the model the
     run ends with, as in results.json) beside the best one (max if higher is better, else min)."""
     for name, key in keys.items():
-        run.define_metric(name, step_metric="epoch", summary="last,max" if key.higher_is_better else "last,min")
+        if not is_constant(name):
+            run.define_metric(name, step_metric="epoch", summary="last,max" if key.higher_is_better else "last,min")
 
 
 def gaussian_closed_forms(datamodule) -> dict[str, float]:
@@ -128,4 +145,4 @@ def gaussian_closed_forms(datamodule) -> dict[str, float]:
     theory = denoising_theory(datamodule.source, datamodule.degradation)
     if theory is None:
         return {}
-    return {"uncertainty/inherent": theory.inherent_uncertainty, "distortion/mmse": theory.mmse / theory.dim}
+    return dict(zip(CLOSED_FORMS, (theory.inherent_uncertainty, theory.mmse / theory.dim), strict=True))
