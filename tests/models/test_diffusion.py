@@ -308,3 +308,19 @@ def test_bad_settings_are_named(build, message):
 def test_data_consistency_is_accepted_for_noise_free_super_resolution():
     sr = Compose([Downsample(2, "area"), GaussianNoise(0.0)])
     assert tiny_diffusion(degradation=sr, sampler=Sampler(data_consistency=True)).sampler.data_consistency
+
+
+def test_restore_passes_its_steps_to_the_sampler(monkeypatch):
+    model = tiny_diffusion(sampler=Sampler("ddim", steps=7, val_steps=2))
+    seen = []
+    original = Sampler.sample
+
+    def counting(self, schedule, predict_x0, x_T, generator=None, steps=None, project=None):
+        seen.append(steps)
+        return original(self, schedule, predict_x0, x_T, generator, steps, project)
+
+    monkeypatch.setattr(Sampler, "sample", counting)
+    y = torch.rand(2, 1, 16, 16)
+    model.restore(y, 1)
+    model.restore(y, 1, steps=3)
+    assert seen == [7, 3]

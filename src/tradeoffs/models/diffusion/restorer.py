@@ -47,6 +47,7 @@ class DiffusionRestorer(AdversarialRestorer):
         super().__init__(degradation, channels, network, **adversarial_training)
         self.schedule, self.sampler, self.prediction = schedule, sampler, check_prediction(prediction)
         sampler.check_steps(schedule.timesteps)
+        self.sampling_steps = sampler.steps  # what `restore` passes to the sampler unless told otherwise
         if sampler.data_consistency and not (isinstance(degradation, LinearDegradation) and degradation.noise_free):
             raise ConfigError(
                 "model.sampler.data_consistency=true needs a noise-free linear degradation (y = A x exactly); "
@@ -59,15 +60,21 @@ class DiffusionRestorer(AdversarialRestorer):
             for key, height, width in self.trainer.datamodule.image_sizes():
                 self.generator.check_image_size(height, width, key)
 
-    # --- the restorer contract ---------------------------------------------------------------------------
-    @property
-    def sampling_steps(self) -> int:
-        """`sampler.val_steps` for validation inside fit, `sampler.steps` for test, evaluate and direct calls."""
-        fitting = self._trainer is not None and self.trainer.state.fn == "fit"
-        return self.sampler.val_steps if fitting else self.sampler.steps
+    # --- the sampling knob ---------------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        """Validation inside fit samples with `sampler.val_steps` (it bounds the per-epoch cost)."""
+        self.sampling_steps = self.sampler.val_steps
 
+    def on_fit_end(self) -> None:
+        """Test, evaluate and direct calls sample with `sampler.steps`."""
+        self.sampling_steps = self.sampler.steps
+
+    # --- the restorer contract ---------------------------------------------------------------------------
     @torch.no_grad()
-    def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+    def restore(
+        self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None, steps: int | None = None
+    ) -> Tensor:
+        """K posterior draws per observation with `steps` reverse updates (default: `sampling_steps`)."""
         net = self.inference_generator
         lifted = self.degradation.lift(y).repeat_interleave(num_samples, dim=0)
         shape = (lifted.shape[0], self.channels, *lifted.shape[2:])
@@ -77,7 +84,7 @@ class DiffusionRestorer(AdversarialRestorer):
             return self.schedule.predicted_x0(self.prediction, net(x_t, t, lifted).to(x_t.dtype), x_t, t)
 
         project = self.consistency_projection(y.repeat_interleave(num_samples, dim=0))
-        z0 = self.sampler.sample(self.schedule, predict_x0, x_T, generator, self.sampling_steps, project)
+        z0 = self.sampler.sample(self.schedule, predict_x0, x_T, generator, steps or self.sampling_steps, project)
         out = from_diffusion(z0)
         return out.view(y.shape[0], num_samples, *out.shape[1:])
 
