@@ -2,6 +2,7 @@
 
 W = Σ(Σ + σ²I)⁻¹ (the Wiener filter, the MMSE estimator X* = μ + W(Y − μ)) and Σ_{x|y} = Σ − WΣ, independent of y.
 D* = tr Σ_{x|y} (total MMSE), X* ~ N(μ, Σ − Σ_{x|y}), P* = W2(p_X, p_{X*}), and N(X|Y) = det(Σ_{x|y})^{1/d}.
+The mean of k independent posterior samples is X* plus k averaged posterior deviations: N(μ, Σ − Σ_{x|y} + Σ_{x|y}/k).
 """
 
 from dataclasses import dataclass
@@ -45,6 +46,19 @@ class GaussianDenoisingTheory:
         zero = torch.zeros(cov.shape[0], dtype=torch.float64)
         p_star = frechet_distance(zero, cov, zero, cov - post).clamp_min(0).sqrt()
         return cls(cov.shape[0], float(post.trace()), float(p_star), float(gaussian_entropy_power(post)))
+
+
+def k_average_covariance(prior_cov: Tensor, noise_var: float, k: int) -> Tensor:
+    """Covariance of the mean of k posterior samples, Σ_{X*} + Σ_{x|y}/k = Σ − (1 − 1/k)·Σ_{x|y} (float64)."""
+    cov = prior_cov.to(torch.float64)
+    return cov - (1 - 1 / k) * posterior_covariance(cov, noise_var)
+
+
+def k_average_w2(prior_cov: Tensor, noise_var: float, k: int) -> float:
+    """W2(p_X, p_{X̄_k}) of the mean of k posterior samples (same mean μ): k = 1 is 0, k → ∞ is P*."""
+    cov = prior_cov.to(torch.float64)
+    zero = torch.zeros(cov.shape[0], dtype=torch.float64)
+    return float(frechet_distance(zero, cov, zero, k_average_covariance(cov, noise_var, k)).clamp_min(0).sqrt())
 
 
 def denoising_theory(source: ImageSource, degradation: Degradation) -> GaussianDenoisingTheory | None:
