@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion oracle train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-seeds oracle train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,17 +54,32 @@ oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the 
 	$(BIN)/python scripts/oracle_summary.py $(ORACLE_DIR)/sweep
 
 DIFFUSION_DIR ?= logs/demo_diffusion
+DIFFUSION_CKPT = $(DIFFUSION_DIR)/base/checkpoints/last.ckpt
 
-demo-diffusion: $(STAMP)  ## λ sweep + DDIM η sweep of denoising diffusion models + their curves (CPU, ~8 min)
+demo-diffusion: $(STAMP)  ## one diffusion model on the demo's digits: sampling steps, DDIM η, mean of k samples + curves (CPU)
 	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion seed=$(SEED) ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base $(QUIET_TRAIN)
-	$(BIN)/python -m tradeoffs.train -m experiment=demo_diffusion seed=$(SEED) sweep=demo_diffusion hydra/launcher=devices \
-		model.warm_start=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt hydra.sweep.dir=$(DIFFUSION_DIR)/lambda $(QUIET_TRAIN)
-	$(BIN)/python -m tradeoffs.evaluate -m "ckpt_path='$(DIFFUSION_DIR)/lambda/model.adv_weight=0,seed=$(SEED)/checkpoints/last.ckpt'" \
-		sweep=sampler_eta hydra.sweep.dir=$(DIFFUSION_DIR)/eta $(QUIET)
-	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DIFFUSION_DIR)/base/checkpoints/last.ckpt \
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_steps '+model.sampler.steps=1,2,4,8,16' \
+		hydra.sweep.dir=$(DIFFUSION_DIR)/steps $(QUIET)
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_eta '+model.sampler.eta=0,0.5,1' \
+		hydra.sweep.dir=$(DIFFUSION_DIR)/eta $(QUIET)
+	$(BIN)/python -m tradeoffs.traverse traversal=averaging ckpt_path=$(DIFFUSION_CKPT) 'overrides=[metrics.num_samples=1]' \
+		hydra.run.dir=$(DIFFUSION_DIR)/averaging $(QUIET)
+	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DIFFUSION_CKPT) \
 		hydra.run.dir=$(DIFFUSION_DIR)/references $(QUIET)
-	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/lambda $(DIFFUSION_DIR)/eta $(DIFFUSION_DIR)/references
-	@echo "curves: $(DIFFUSION_DIR)/lambda/perception_distortion.png (λ and η points); table: $(DIFFUSION_DIR)/lambda/tradeoff.csv"
+	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/steps $(DIFFUSION_DIR)/eta $(DIFFUSION_DIR)/averaging \
+		$(DIFFUSION_DIR)/references $(wildcard $(DEMO_DIR)/sweep)
+	@echo "curves: $(DIFFUSION_DIR)/steps/perception_distortion.png (steps, η, k; the GAN demo's λ when $(DEMO_DIR) exists)"
+
+SEEDS ?= 0 1 2
+DIFFUSION_SEEDS_DIR ?= logs/demo_diffusion_seeds
+DEMO_SEEDS_DIR ?= logs/demo_seeds
+GAN_SEED_SWEEPS = $(wildcard $(foreach seed,$(SEEDS),$(DEMO_SEEDS_DIR)/seed$(seed)/sweep))
+
+demo-diffusion-seeds: $(STAMP)  ## make demo-diffusion for seeds 0, 1, 2 and the checks of its claims (beside make demo-seeds' GANs)
+	$(foreach seed,$(SEEDS),$(MAKE) --no-print-directory demo-diffusion SEED=$(seed) \
+		DIFFUSION_DIR=$(DIFFUSION_SEEDS_DIR)/seed$(seed) DEMO_DIR=$(DEMO_SEEDS_DIR)/seed$(seed) &&) true
+	$(BIN)/python scripts/demo_diffusion_summary.py $(foreach seed,$(SEEDS),$(DIFFUSION_SEEDS_DIR)/seed$(seed)) \
+		$(if $(GAN_SEED_SWEEPS),--gan $(GAN_SEED_SWEEPS))
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
 	$(BIN)/python -m tradeoffs.train $(ARGS)

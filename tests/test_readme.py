@@ -64,7 +64,11 @@ NOT_RUN = {
     "make test-cluster": ".ci/run runs it after make test",
     "make demo-seeds": "3 × make demo",
     "make oracle": "11 minutes; gaussian_oracle is composed and shrunk in tests/test_configs.py",
-    "make demo-diffusion": "8 minutes; tests/sweeps/test_sweep_cli.py runs its λ and η sweeps shrunk",
+    "make demo-diffusion": (
+        "~10 minutes; its steps (evaluate -m over sampler steps and η, traverse averaging and references, curve) "
+        "are README commands run below on a smoke diffusion checkpoint"
+    ),
+    "make demo-diffusion-seeds": "3 × make demo-diffusion",
     "python -m tradeoffs.train experiment=sr4_folder trainer=ddp trainer.devices=4 trainer.precision=bf16-mixed ...": (
         "needs 4 GPUs; the CPU DDP command below and tests/test_ddp.py run the same code"
     ),

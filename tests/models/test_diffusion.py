@@ -17,6 +17,7 @@ from tradeoffs.models.diffusion.restorer import DiffusionRestorer, to_diffusion
 from tradeoffs.models.diffusion.sampler import Sampler
 from tradeoffs.models.diffusion.schedule import PREDICTIONS, NoiseSchedule
 from tradeoffs.models.networks.critics import PatchCritic
+from tradeoffs.models.networks.time_resnet import TimeResNet
 from tradeoffs.models.networks.unet import ConditionalUNet
 from tradeoffs.theory.diffusion import GaussianPosteriorDenoiser, gaussian_x0_denoiser
 from tradeoffs.theory.gaussian import linear_gaussian_posterior
@@ -324,3 +325,17 @@ def test_restore_passes_its_steps_to_the_sampler(monkeypatch):
     model.restore(y, 1)
     model.restore(y, 1, steps=3)
     assert seen == [7, 3]
+
+
+def test_time_resnet_is_conditioned_on_t_and_y():
+    """The digits denoiser: output of the image's shape, a function of both the timestep and the observation, and
+    trainable end to end."""
+    torch.manual_seed(0)
+    net = TimeResNet(channels=1, condition_channels=1, width=8, blocks=2, norm_num_groups=4)
+    x_t, y = torch.randn(3, 1, 8, 8), torch.randn(3, 1, 8, 8)
+    early, late = net(x_t, torch.full((3,), 10), y), net(x_t, torch.full((3,), 900), y)
+    assert early.shape == x_t.shape
+    assert not torch.allclose(early, late, atol=1e-4)  # FiLM carries t
+    assert not torch.allclose(early, net(x_t, torch.full((3,), 10), torch.zeros_like(y)), atol=1e-4)
+    early.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.embed.parameters())
