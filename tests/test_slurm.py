@@ -134,14 +134,17 @@ def test_a_requeued_job_resumes_and_the_launcher_waits_for_it(tmp_path):
 
 
 def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path):
-    """timeout_min=2 with submitit's USR2 60 s before it: the job checkpoints its call, requeues itself, resumes
-    (SLURM delivers the signal twice per time limit here and submitit counts both: the config allows 20)."""
-    epochs = 200  # ~3 minutes of training here (1 CPU per job): at least one time limit, each run ≤ 2 min
+    """timeout_min=2 with submitit's USR2 30 s before it: the job checkpoints its call, requeues itself, resumes.
+    Each incarnation trains for 90 s less its imports, which on a loaded machine take most of a minute, so the
+    number of incarnations grows with the load: submitit's timeout budget is raised to match (SLURM delivers the
+    signal twice per time limit here and submitit counts both)."""
+    epochs = 150  # ~2.5 minutes of training here (1 CPU per job): at least one time limit, each run ≤ 2 min
     launcher = sweep(
         tmp_path,
         f"trainer.max_epochs={epochs}",
         "hydra.launcher.timeout_min=2",
-        "hydra.launcher.signal_delay_s=60",
+        "hydra.launcher.signal_delay_s=30",
+        "hydra.launcher.max_num_timeout=100",
     )
     try:
         wait_for(str(tmp_path / "copy=0,*" / "train.log"))
