@@ -62,7 +62,7 @@ demo-diffusion: $(STAMP)  ## one diffusion model on the demo's digits: sampling 
 		hydra.sweep.dir=$(DIFFUSION_DIR)/steps $(QUIET)
 	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_eta '+model.sampler.eta=0,0.5,1' \
 		hydra.sweep.dir=$(DIFFUSION_DIR)/eta $(QUIET)
-	$(BIN)/python -m tradeoffs.traverse traversal=averaging ckpt_path=$(DIFFUSION_CKPT) 'overrides=[metrics.num_samples=1]' \
+	$(BIN)/python -m tradeoffs.traverse traversal=averaging ckpt_path=$(DIFFUSION_CKPT) 'overrides=["metrics.num_samples=1"]' \
 		hydra.run.dir=$(DIFFUSION_DIR)/averaging $(QUIET)
 	$(BIN)/python -m tradeoffs.traverse traversal=references ckpt_path=$(DIFFUSION_CKPT) \
 		hydra.run.dir=$(DIFFUSION_DIR)/references $(QUIET)
