@@ -260,8 +260,9 @@ def test_adversarial_term_judges_the_one_step_estimate():
     torch.testing.assert_close(to_diffusion(x0_hat), expected)
 
 
-def test_validation_during_fit_uses_val_steps(monkeypatch):
-    model = tiny_diffusion(sampler=Sampler("ddim", steps=7, val_steps=2))
+@pytest.fixture
+def sampled_steps(monkeypatch) -> list:
+    """The `steps` argument of every Sampler.sample call, in order."""
     seen = []
     original = Sampler.sample
 
@@ -270,12 +271,17 @@ def test_validation_during_fit_uses_val_steps(monkeypatch):
         return original(self, schedule, predict_x0, x_T, generator, steps, project)
 
     monkeypatch.setattr(Sampler, "sample", counting)
+    return seen
+
+
+def test_validation_during_fit_uses_val_steps(sampled_steps):
+    model = tiny_diffusion(sampler=Sampler("ddim", steps=7, val_steps=2))
     trainer = quiet_trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0)
     trainer.fit(model, datamodule=photo_datamodule())
-    assert seen and set(seen) == {2}
-    seen.clear()
+    assert sampled_steps and set(sampled_steps) == {2}
+    sampled_steps.clear()
     trainer.validate(model, datamodule=photo_datamodule(), verbose=False)
-    assert set(seen) == {7}
+    assert set(sampled_steps) == {7}
 
 
 @pytest.mark.parametrize(
@@ -291,6 +297,7 @@ def test_validation_during_fit_uses_val_steps(monkeypatch):
             lambda: tiny_diffusion(sampler=Sampler(data_consistency=True)),
             "data_consistency=true needs a noise-free linear degradation",
         ),
+        (lambda: TimeResNet(1, 1, width=12, norm_num_groups=8), "model.denoiser.width=12 must be a multiple of"),
         (
             lambda: ConditionalUNet(1, 1, block_out_channels=(8, 12), norm_num_groups=8),
             "block_out_channels=\\[8, 12\\] must be multiples of model.denoiser.norm_num_groups=8",
@@ -311,20 +318,12 @@ def test_data_consistency_is_accepted_for_noise_free_super_resolution():
     assert tiny_diffusion(degradation=sr, sampler=Sampler(data_consistency=True)).sampler.data_consistency
 
 
-def test_restore_passes_its_steps_to_the_sampler(monkeypatch):
+def test_restore_passes_its_steps_to_the_sampler(sampled_steps):
     model = tiny_diffusion(sampler=Sampler("ddim", steps=7, val_steps=2))
-    seen = []
-    original = Sampler.sample
-
-    def counting(self, schedule, predict_x0, x_T, generator=None, steps=None, project=None):
-        seen.append(steps)
-        return original(self, schedule, predict_x0, x_T, generator, steps, project)
-
-    monkeypatch.setattr(Sampler, "sample", counting)
     y = torch.rand(2, 1, 16, 16)
     model.restore(y, 1)
     model.restore(y, 1, steps=3)
-    assert seen == [7, 3]
+    assert sampled_steps == [7, 3]
 
 
 def test_time_resnet_is_conditioned_on_t_and_y():

@@ -8,8 +8,7 @@ The values are logged as `{val|test}/{axis}/{name}` (on W&B against `epoch`, sum
 values); on the `gaussian` source with fixed-σ denoising the closed forms `uncertainty/inherent` (N(X|Y)) and
 `distortion/mmse` (D*/d) are added. Constants (the real-vs-real `*_floor` values and the closed forms) are not
 logged every epoch: they are kept in `constants` (results.json adds them) and written once to the W&B summary.
-Callbacks that subclass `MeasurementListener` (image panels, the per-epoch
-table) then receive the whole measurement.
+Callbacks that subclass `MeasurementListener` (image panels, the per-epoch table) then receive the whole measurement.
 """
 
 import pytorch_lightning as pl

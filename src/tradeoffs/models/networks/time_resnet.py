@@ -6,6 +6,8 @@ import torch
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import Tensor, nn
 
+from tradeoffs.core.errors import ConfigError
+
 
 class FiLMBlock(nn.Module):
     """x + conv(SiLU(GN(FiLM(conv(SiLU(GN(x))), emb)))): a pre-activation residual block modulated by emb."""
@@ -31,6 +33,10 @@ class TimeResNet(nn.Module):
         self, channels: int, condition_channels: int, width: int = 48, blocks: int = 4, norm_num_groups: int = 8
     ) -> None:
         super().__init__()
+        if width % norm_num_groups:
+            raise ConfigError(
+                f"model.denoiser.width={width} must be a multiple of model.denoiser.norm_num_groups={norm_num_groups}"
+            )
         embedding = 4 * width
         self.time = Timesteps(width, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.embed = TimestepEmbedding(width, embedding)
