@@ -179,7 +179,7 @@ def test_posthoc_critic_separates_shifted_distributions():
     g = generator_for(4)
     real = 0.5 + 0.1 * torch.randn(256, 1, 8, 8, generator=g)
     same = 0.5 + 0.1 * torch.randn(256, 1, 8, 8, generator=g)
-    critic = partial(GlobalCritic, width=32)
+    critic = partial(GlobalCritic, width=16)
     w_same = posthoc_critic_w1(real, same, critic, gradient_penalty, steps=150).item()
     w_shift = [posthoc_critic_w1(real, same + s, critic, gradient_penalty, steps=150).item() for s in (0.05, 0.15)]
     # W1 between N(μ, σ²I) and N(μ + s·1, σ²I) in R^64 is 8s: 0.4 and 1.2 (the critic gives a lower bound, up to
