@@ -75,10 +75,10 @@ chmod 600 "$CONF/slurmdbd.conf"
 # `sacct -j ID` (what submitit polls) would then mix an earlier cluster's records of that id into the new job's state.
 LAST_ID=$(mariadb -N -s slurm_acct_db -e "SELECT COALESCE(MAX(id_job), 0) FROM local_job_table" 2>/dev/null || echo 0)
 
+HARDWARE=$(slurmd -C | head -1 | sed -E 's/RealMemory=([0-9]+)/RealMemory=\1/')
 # cred_expire is also how long a requeued job waits before it may start again (slurm.conf(5)): slurmd refuses a job
 # whose earlier run it killed less than that ago ("already killed, do not launch batch job"). 20 s instead of 120 s
 # keeps requeue tests short; the wait itself is SLURM's and must not be skipped.
-HARDWARE=$(slurmd -C | head -1 | sed -E 's/RealMemory=([0-9]+)/RealMemory=\1/')
 cat >"$CONF/slurm.conf" <<EOF
 ClusterName=local
 SlurmctldHost=$NODE
