@@ -12,15 +12,15 @@ from tradeoffs.sweeps.collect import collect
 pytestmark = pytest.mark.slow
 
 
-def sweep(sweep_dir, *extra):
+def sweep(sweep_dir, *extra, experiment="smoke", weights="0,0.01,-1"):
     cmd = [
         sys.executable,
         "-m",
         "tradeoffs.train",
         "-m",
-        "experiment=smoke",
+        f"experiment={experiment}",
         "sweep=adv_weight",
-        "model.adv_weight=0,0.01,-1",
+        f"model.adv_weight={weights}",
         "trainer.max_epochs=1",
         f"hydra.sweep.dir={sweep_dir}",
         *extra,
@@ -58,9 +58,11 @@ def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
     kept = jobs["model.adv_weight=0.01"].directory / "results.json"
     finished.unlink()
     before = files_of(kept.parent)
+    launch = (sweep_dir / "multirun.yaml").read_bytes()
     done = sweep(sweep_dir)
     assert done.returncode == 1, done.stdout + done.stderr
     assert files_of(kept.parent) == before  # the finished job was skipped, every file left as it was
+    assert (sweep_dir / "multirun.1.yaml").read_bytes() == launch  # the first launch's record kept as it was
     assert "finished already, skipped" in done.stdout + done.stderr
     assert finished.is_file()  # the interrupted one resumed from its last.ckpt and finished
     failures = (jobs["model.adv_weight=-1"].directory / "failures.jsonl").read_text().strip().splitlines()
@@ -85,23 +87,30 @@ def test_sweep_isolates_failures_resumes_and_feeds_the_curve_tool(tmp_path):
     assert list((sweep_dir / "wandb").glob("offline-run-*"))  # the summary W&B run
 
 
-def test_the_summary_console_shows_one_line_per_job_start_and_end(tmp_path):
-    """hydra/job_logging=summary (make demo): progress lines and errors on the console, the rest in train.log."""
+def test_a_sweep_over_experiments_gets_one_directory_per_job_and_one_console_line_per_start_and_end(tmp_path):
+    """`experiment=a,b` into one sweep dir names each job's directory by its experiment (the key is otherwise left
+    out of job names); hydra/job_logging=summary (make demo): progress lines and errors on the console, the rest in
+    train.log."""
     quiet = [
         "hydra/job_logging=summary",
         "hydra/hydra_logging=summary",
         "~callbacks.progress_bar",
         "++trainer.enable_progress_bar=false",
     ]
-    done = sweep(tmp_path / "sweep", *quiet)
+    done = sweep(tmp_path / "sweep", *quiet, experiment="smoke,smoke_diffusion", weights="0.01,-1")
     assert done.returncode == 1, done.stdout + done.stderr  # λ = -1 fails
     lines = done.stdout.strip().splitlines()
     starts = [line for line in lines if ": training, 1 epochs -> " in line]
     ends = [line for line in lines if ": done, 1 epochs in " in line]
-    assert len(starts) == 3 and len(ends) == 2 and len(lines) == 5, done.stdout  # λ = -1 fails before it starts
+    assert len(starts) == 4 and len(ends) == 2 and len(lines) == 6, done.stdout  # λ = -1 fails before it starts
+    finished = {j.directory.name for j in collect(tmp_path / "sweep") if j.status == "finished"}
+    assert finished == {
+        "experiment=smoke,model.adv_weight=0.01,trainer.max_epochs=1",
+        "experiment=smoke_diffusion,model.adv_weight=0.01,trainer.max_epochs=1",
+    }
     assert all(", MSE " in line and "fd " in line for line in ends)
     assert "model.adv_weight must be a number >= 0, got -1" in done.stderr
     for noise in ("GPU available", "Trainable params", "Tip:", "Warning"):
         assert noise not in done.stdout + done.stderr, noise
-    log = next((tmp_path / "sweep").glob("model.adv_weight=0.01*/train.log")).read_text()
+    log = next((tmp_path / "sweep").glob("experiment=smoke,model.adv_weight=0.01*/train.log")).read_text()
     assert "GPU available" in log and "Trainable params" in log  # Lightning's messages and the model table
