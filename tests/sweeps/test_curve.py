@@ -257,3 +257,26 @@ def test_a_single_run_directory_is_plotted(tmp_path):
     make_job(tmp_path, "run", ["model.adv_weight=0.1"], metrics(0.5, 0.01, 1.0, 0.004))
     assert main([str(run), "--wandb", "disabled"]) == 0
     assert (run / "perception_distortion.png").is_file() and (run / "tradeoff.csv").is_file()
+
+
+def test_each_family_is_one_series_joined_in_the_order_of_its_swept_value():
+    import matplotlib.pyplot as plt
+
+    from tradeoffs.curves.plot import draw_families
+
+    points = [  # a steps sweep listed out of order, and references (no numeric swept value)
+        {"sweep": "steps", "swept": 4.0, "swept_key": "model.sampler.steps"},
+        {"sweep": "steps", "swept": 1.0, "swept_key": "model.sampler.steps"},
+        {"sweep": "steps", "swept": 2.0, "swept_key": "model.sampler.steps"},
+        {"sweep": "references", "swept": math.nan, "swept_key": "traversal.estimator"},
+        {"sweep": "references", "swept": math.nan, "swept_key": "traversal.estimator"},
+    ]
+    xs, ys = np.array([0.1, 0.4, 0.2, 0.01, 9.0]), np.array([0.9, 0.5, 0.7, 1.5, 1.0])
+    fig, ax = plt.subplots()
+    draw_families(ax, points, xs, ys, np.array([True, True, True, True, False]), front=True)
+    (line,) = ax.get_lines()  # the steps series only: references are not an ordered family
+    assert line.get_xdata().tolist() == [0.4, 0.2, 0.1] and line.get_ydata().tolist() == [0.5, 0.7, 0.9]
+    labels = [c.get_label() for c in ax.collections]
+    assert labels == ["steps", "references", "admissible (Pareto)"]
+    assert len({tuple(c.get_facecolor()[0]) for c in ax.collections[:2]}) == 2  # a colour per family
+    plt.close(fig)

@@ -1,5 +1,5 @@
-"""Tradeoff planes as PNG + SVG: finished jobs (one marker per sweep, labelled by their swept settings), the
-admissible (Pareto) front over all of them, theory overlays."""
+"""Tradeoff planes as PNG + SVG: finished jobs (one coloured, connected series per sweep, labelled by their swept
+settings), the admissible (Pareto) front over all of them, theory overlays."""
 
 import math
 from collections.abc import Callable
@@ -15,9 +15,9 @@ from adjustText import adjust_text  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from tradeoffs.curves.table import pareto_front  # noqa: E402
+from tradeoffs.curves.table import SYMBOLS, pareto_front  # noqa: E402
 
-MARKERS = ["o", "s", "^", "D", "v", "P"]  # one per sweep drawn on a plane
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # one per sweep drawn on a plane
 
 
 @dataclass
@@ -59,12 +59,53 @@ def spans_decades(values: np.ndarray) -> bool:
     return len(values) > 1 and bool((values > 0).all()) and values.max() > 10 * values.min()
 
 
+def draw_families(
+    ax: Axes, points: list[dict], xs: np.ndarray, ys: np.ndarray, admissible: np.ndarray, front: bool
+) -> None:
+    """Each sweep (a family: λ, steps, η, k, references) in its own colour and marker, its points joined in the
+    order of its swept value when it has one numeric swept key; admissible (Pareto) points ringed in red."""
+    sweeps = np.array([r["sweep"] for r in points])
+    swept = np.array([r.get("swept", math.nan) for r in points], dtype=float)
+    colors = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 3]  # red marks the admissible points
+    for i, sweep in enumerate(dict.fromkeys(sweeps)):
+        mine = sweeps == sweep
+        color, marker = colors[i % len(colors)], MARKERS[i % len(MARKERS)]
+        if mine.sum() > 1 and not np.isnan(swept[mine]).any():
+            order = np.argsort(swept[mine], kind="stable")
+            ax.plot(xs[mine][order], ys[mine][order], "-", color=color, lw=1, alpha=0.7, zorder=2)
+        name = sweep or "restorers"
+        key = points[int(np.argmax(mine))].get("swept_key", "")
+        symbol = SYMBOLS.get(key, key)
+        label = name if symbol in ("", name) else f"{name} ({symbol})"
+        ax.scatter(xs[mine], ys[mine], color=color, marker=marker, s=36, zorder=3, label=label)
+    if front and admissible.any():
+        ax.scatter(
+            xs[admissible],
+            ys[admissible],
+            facecolors="none",
+            edgecolors="tab:red",
+            s=110,
+            lw=1.2,
+            zorder=3,
+            label="admissible (Pareto)",
+        )
+
+
 def place_labels(ax: Axes, xs: np.ndarray, ys: np.ndarray, labels: list[str]) -> list[Text]:
     """One label per point, pushed apart until no two overlap each other or a point (adjustText), with a grey
     leader line from a moved label to its point. Call after the axis scales are set."""
     texts = [ax.text(x, y, label, fontsize=8, zorder=4) for x, y, label in zip(xs, ys, labels, strict=True)]
     if len(texts) > 1:
-        adjust_text(texts, x=xs, y=ys, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6})
+        adjust_text(
+            texts,
+            x=xs,
+            y=ys,
+            ax=ax,
+            expand=(1.3, 1.6),  # room around each label: dense families (steps beside k) stay readable
+            force_text=(0.4, 0.8),
+            force_explode=(0.3, 1.0),
+            arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.6},
+        )
     return texts
 
 
@@ -87,17 +128,7 @@ def plot_plane(
             zorder=1,
             label="per-epoch path" if name == next(iter(trajectories)) else None,
         )
-    sweeps = np.array([r["sweep"] for r in points])
-    names = list(dict.fromkeys(sweeps))
-    for name, marker in zip(names, MARKERS * len(names), strict=False):
-        tag = f" ({name})" if len(names) > 1 else ""
-        for chosen, color, size, label in (
-            (~admissible, "tab:blue", 30, "dominated" if plane.front else "restorer"),
-            (admissible, "tab:red", 45, "admissible (Pareto)"),
-        ):
-            mine = (sweeps == name) & chosen
-            if mine.any():
-                ax.scatter(xs[mine], ys[mine], c=color, marker=marker, s=size, zorder=3, label=label + tag)
+    draw_families(ax, points, xs, ys, admissible, plane.front)
     order = np.argsort(xs[admissible])
     ax.plot(xs[admissible][order], ys[admissible][order], "--", color="tab:red", lw=1, zorder=2)
     span = np.linspace(0, max(xs.max(initial=0) * 1.1, 1e-12), 200)
