@@ -58,7 +58,7 @@ DIFFUSION_CKPT = $(DIFFUSION_DIR)/base/checkpoints/last.ckpt
 
 demo-diffusion: $(STAMP)  ## one diffusion model on the demo's digits: sampling steps, DDIM η, mean of k samples + curves (CPU)
 	$(BIN)/python -m tradeoffs.train experiment=demo_diffusion seed=$(SEED) ckpt_path=auto hydra.run.dir=$(DIFFUSION_DIR)/base $(QUIET_TRAIN)
-	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_steps '+model.sampler.steps=1,2,4,8,16' \
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_steps '+model.sampler.steps=1,2,4,8,16,32' \
 		hydra.sweep.dir=$(DIFFUSION_DIR)/steps $(QUIET)
 	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_CKPT) sweep=sampler_eta '+model.sampler.eta=0,0.5,1' \
 		hydra.sweep.dir=$(DIFFUSION_DIR)/eta $(QUIET)

@@ -5,7 +5,8 @@ Each setting of the traversal becomes a job directory of this run's output dir (
 curve tool reads beside λ sweeps: `tradeoffs-curve LAMBDA_SWEEP TRAVERSAL_DIR`. Finished settings are skipped: rerun
 into the same `hydra.run.dir` to resume.
 
-- `averaging`: the mean of k samples for each `traversal.k`; adds `val/distortion/mse_predicted` = a + b/k with
+- `averaging`: the mean of k samples for each `traversal.k`, nested (every k averages the first k of the same
+  max(k) draws per image); adds `val/distortion/mse_predicted` = a + b/k with
   (a, b) the MSE_k decomposition of the k = 1 setting, beside the measured per-pixel MSE `val/uncertainty/mse`.
 - `interpolation`: (1 − α)·ckpt + α·mmse_ckpt for each `traversal.alpha`.
 - `transport`: Deep-OT patch transport fitted on `traversal.fit_images` restored and as many clean training images,
@@ -30,7 +31,7 @@ from tradeoffs.core.runs import RunRecord, headline, progress
 from tradeoffs.data.datamodule import DegradedDraws, RestorationDataModule
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
 from tradeoffs.models.restorer import Restorer
-from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
+from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage, SampleBank
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class Traversed:
 
 
 def averaging(t: Traversed) -> Iterator[Setting]:
-    for k in sorted(int(k) for k in t.cfg.traversal.k):
-        yield f"k={k}", [f"traversal.k={k}"], lambda k=k: SampleAverage(t.model, k)
+    ks = sorted(int(k) for k in t.cfg.traversal.k)
+    bank = SampleBank(t.model, max(ks, default=1))  # nested means: k = 1, 2, 4, … average the first k of one set
+    for k in ks:
+        yield f"k={k}", [f"traversal.k={k}"], lambda k=k: SampleAverage(t.model, k, bank)
 
 
 def interpolation(t: Traversed) -> Iterator[Setting]:

@@ -10,7 +10,7 @@ from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.metrics.functional import gaussian_transport_map
 from tradeoffs.models.reference import exact_posterior
-from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage
+from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage, SampleBank
 from tradeoffs.theory.gaussian import GaussianDenoisingTheory
 
 
@@ -30,6 +30,31 @@ def test_averaging_k_posterior_samples_gives_dstar_times_one_plus_one_over_k(cas
     source, degradation, x, y = case
     averaged = SampleAverage(exact_posterior(source, degradation, "sample"), k)
     assert mse(averaged, x, y) == pytest.approx(oracle, rel=0.03)
+
+
+@pytest.mark.parametrize(("k", "oracle"), [(1, 1.0), (2, 0.75), (4, 0.625), (8, 0.5625)])
+def test_nested_means_from_one_bank_keep_the_closed_form(case, k, oracle):
+    source, degradation, x, y = case
+    sampler = exact_posterior(source, degradation, "sample")
+    averaged = SampleAverage(sampler, k, SampleBank(sampler, 8))
+    assert mse(averaged, x, y) == pytest.approx(oracle, rel=0.03)
+
+
+def test_a_bank_draws_once_and_every_k_averages_the_first_k_of_those_draws(case):
+    source, degradation, _, y = case
+    sampler, calls = exact_posterior(source, degradation, "sample"), []
+    restore = sampler.restore
+    sampler.restore = lambda *args, **kwargs: calls.append(args[1]) or restore(*args, **kwargs)
+    bank, y = SampleBank(sampler, 4), y[:8]
+    outputs = {k: SampleAverage(sampler, k, bank).restore(y, 2, torch.Generator().manual_seed(7)) for k in (1, 2, 4)}
+    assert calls == [8]  # K = 2 outputs × depth 4, drawn once for k = 1, 2 and 4
+    draws = restore(y, 8, generator=torch.Generator().manual_seed(7)).view(8, 2, 4, *y.shape[1:])
+    for k, out in outputs.items():
+        torch.testing.assert_close(out, draws[:, :, :k].mean(dim=2))
+    SampleAverage(sampler, 1, bank).restore(y, 2, torch.Generator().manual_seed(8))
+    assert calls == [8, 8]  # another generator state: new draws
+    with pytest.raises(ValueError, match="depth 4"):
+        SampleAverage(sampler, 8, bank)
 
 
 @pytest.mark.parametrize("alpha", [-1.0, 0.0, 0.5, 1.0, 2.0])

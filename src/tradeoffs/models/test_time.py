@@ -1,7 +1,8 @@
 """Test-time traversal of the tradeoff without retraining: restorers built from trained ones.
 
 - `SampleAverage`: the mean of k samples of a stochastic restorer. For a posterior sampler MSE_k = D*(1 + 1/k):
-  averaging walks from perfect perception (k = 1) toward the MMSE estimator (k → ∞).
+  averaging walks from perfect perception (k = 1) toward the MMSE estimator (k → ∞). A `SampleBank` shared by
+  the k settings makes their means nested (the first k of the same draws).
 - `Interpolation`: x̂_α = (1 − α)·x̂_perceptual + α·x̂_mmse. On the Gaussian source the optimal estimators at every
   perception level lie on this segment between X̂_0 and X* (Freirich et al.); α outside [0, 1] extrapolates.
 - `PatchTransport` (Deep Optimal Transport, Adrai et al.): the Gaussian optimal transport of the restorer's
@@ -9,6 +10,8 @@
   x̂_α = (1 − α)·T(x̂) + α·x̂.
 Outputs are not clipped to [0, 1]: extrapolated estimates are reported as they are.
 """
+
+import hashlib
 
 import torch
 import torch.nn.functional as F
@@ -27,17 +30,47 @@ class DerivedRestorer(Restorer):
         self.base = base
 
 
-class SampleAverage(DerivedRestorer):
-    """Each returned sample is the mean of k samples of `base`."""
+class SampleBank:
+    """`depth` draws of `base` per returned sample, kept per (observations, generator state), so that the means of
+    k = 1, 2, 4, … ≤ depth samples are nested: each averages the first k of the same draws, and a whole averaging
+    traversal samples `depth` times per image instead of 1 + 2 + 4 + …. Holds every draw it made (B·K·depth
+    images per measured batch); without a generator nothing is kept (the draws would not be reproducible)."""
 
-    def __init__(self, base: Restorer, k: int) -> None:
+    def __init__(self, base: Restorer, depth: int) -> None:
+        self.base, self.depth = base, int(depth)
+        self._draws: dict[str, Tensor] = {}
+
+    @torch.no_grad()
+    def draws(self, y: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
+        """(B, num_samples, depth, C, H, W)."""
+        key = None
+        if generator is not None:
+            state = generator.get_state().numpy().tobytes() + y.detach().cpu().numpy().tobytes()
+            key = f"{num_samples}:{hashlib.sha256(state).hexdigest()}"
+        if key not in self._draws:
+            samples = self.base.restore(y, num_samples * self.depth, generator=generator)
+            drawn = samples.view(len(y), num_samples, self.depth, *samples.shape[2:])
+            if key is None:
+                return drawn
+            self._draws[key] = drawn
+        return self._draws[key]
+
+
+class SampleAverage(DerivedRestorer):
+    """Each returned sample is the mean of k samples of `base` (the first k of a shared `bank`'s draws if given)."""
+
+    def __init__(self, base: Restorer, k: int, bank: SampleBank | None = None) -> None:
         if k < 1:
             raise ConfigError(f"traversal.k must be >= 1, got {k}")
+        if bank is not None and (bank.base is not base or k > bank.depth):
+            raise ValueError(f"a SampleBank of depth {bank.depth} over another restorer cannot average k={k}")
         super().__init__(base)
-        self.k = k
+        self.k, self.bank = k, bank
 
     @torch.no_grad()
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        if self.bank is not None:
+            return self.bank.draws(y, num_samples, generator)[:, :, : self.k].mean(dim=2)
         samples = self.base.restore(y, num_samples * self.k, generator=generator)
         return samples.view(len(y), num_samples, self.k, *samples.shape[2:]).mean(dim=2)
 
