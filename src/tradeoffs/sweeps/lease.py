@@ -168,8 +168,9 @@ def slurm_devices(accelerator: str, devices) -> int:
 
 def job_dirname(override_dirname: str) -> str:
     """A sweep job's directory name from Hydra's override_dirname, without the `+` of appended keys
-    (`+model.sampler.eta=0.5` -> `model.sampler.eta=0.5`)."""
-    return ",".join(item.lstrip("+") for item in str(override_dirname).split(","))
+    (`+model.sampler.eta=0.5` -> `model.sampler.eta=0.5`) and with `/` in values made `_`, so that a swept path
+    (`ckpt_path=logs/a/last.ckpt`) names one directory inside the sweep, never a nested or outside one."""
+    return ",".join(item.lstrip("+").replace("/", "_") for item in str(override_dirname).split(","))
 
 
 def register_resolvers() -> None:
