@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-seeds oracle train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,19 @@ demo-diffusion: $(STAMP)  ## one diffusion model on the demo's digits: sampling 
 	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/steps $(DIFFUSION_DIR)/eta $(DIFFUSION_DIR)/averaging \
 		$(DIFFUSION_DIR)/references $(wildcard $(DEMO_DIR)/sweep)
 	@echo "curves: $(DIFFUSION_DIR)/steps/perception_distortion.png (steps, η, k; the GAN demo's λ when $(DEMO_DIR) exists)"
+
+DIFFUSION_LAMBDAS   ?= 0.01 0.1
+DIFFUSION_FT_EPOCHS ?= 3
+
+demo-diffusion-lambda: $(STAMP)  ## after make demo-diffusion: fine-tune its model with λ (adversarial loss on x̂0), measured at 1, 2, 32 steps
+	$(foreach w,$(DIFFUSION_LAMBDAS),$(BIN)/python -m tradeoffs.train experiment=demo_diffusion seed=$(SEED) \
+		model.adv_weight=$(w) model.warm_start=$(DIFFUSION_CKPT) trainer.max_epochs=$(DIFFUSION_FT_EPOCHS) ckpt_path=auto \
+		hydra.run.dir=$(DIFFUSION_DIR)/finetune_lambda$(w) $(QUIET_TRAIN) && \
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(DIFFUSION_DIR)/finetune_lambda$(w)/checkpoints/last.ckpt \
+		sweep=sampler_steps '+model.sampler.steps=1,2,32' hydra.sweep.dir=$(DIFFUSION_DIR)/lambda$(w) $(QUIET) &&) true
+	$(BIN)/python -m tradeoffs.curve $(DIFFUSION_DIR)/steps $(foreach w,$(DIFFUSION_LAMBDAS),$(DIFFUSION_DIR)/lambda$(w)) \
+		$(DIFFUSION_DIR)/references --out $(DIFFUSION_DIR)/lambda_planes
+	@echo "curves: $(DIFFUSION_DIR)/lambda_planes/perception_distortion.png (steps of the λ = 0 model and of each fine-tuned one)"
 
 SEEDS ?= 0 1 2
 DIFFUSION_SEEDS_DIR ?= logs/demo_diffusion_seeds

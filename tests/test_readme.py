@@ -69,6 +69,10 @@ NOT_RUN = {
         "are README commands run below on a smoke diffusion checkpoint"
     ),
     "make demo-diffusion-seeds": "3 × make demo-diffusion",
+    "make demo-diffusion-lambda": (
+        "~15 minutes after make demo-diffusion; its steps are the train, evaluate -m (sampling steps) and curve "
+        "entry points run below"
+    ),
     "python -m tradeoffs.train experiment=sr4_folder trainer=ddp trainer.devices=4 trainer.precision=bf16-mixed ...": (
         "needs 4 GPUs; the CPU DDP command below and tests/test_ddp.py run the same code"
     ),
