@@ -43,17 +43,17 @@ class SampleBank:
     @torch.no_grad()
     def draws(self, y: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
         """(B, num_samples, depth, C, H, W)."""
-        key = None
-        if generator is not None:
-            state = generator.get_state().numpy().tobytes() + y.detach().cpu().numpy().tobytes()
-            key = f"{num_samples}:{hashlib.sha256(state).hexdigest()}"
+        if generator is None:
+            return self._draw(y, num_samples, None)
+        state = generator.get_state().numpy().tobytes() + y.detach().cpu().numpy().tobytes()
+        key = f"{num_samples}:{hashlib.sha256(state).hexdigest()}"
         if key not in self._draws:
-            samples = self.base.restore(y, num_samples * self.depth, generator=generator)
-            drawn = samples.view(len(y), num_samples, self.depth, *samples.shape[2:])
-            if key is None:
-                return drawn
-            self._draws[key] = drawn
+            self._draws[key] = self._draw(y, num_samples, generator)
         return self._draws[key]
+
+    def _draw(self, y: Tensor, num_samples: int, generator: torch.Generator | None) -> Tensor:
+        samples = self.base.restore(y, num_samples * self.depth, generator=generator)
+        return samples.view(len(y), num_samples, self.depth, *samples.shape[2:])
 
 
 class SampleAverage(DerivedRestorer):
