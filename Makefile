@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle oracle-diffusion train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,20 @@ oracle: $(STAMP)  ## Gaussian denoising: λ sweep + Freirich family against the 
 		traversal.fit_images=40000 'traversal.alpha=[0,0.25,0.5,0.75,1]' hydra.run.dir=$(ORACLE_DIR)/freirich $(QUIET)
 	$(BIN)/python -m tradeoffs.curve $(ORACLE_DIR)/sweep $(ORACLE_DIR)/freirich --x val/perception/w2
 	$(BIN)/python scripts/oracle_summary.py $(ORACLE_DIR)/sweep
+
+ORACLE_DIFFUSION_DIR ?= logs/oracle_diffusion
+ORACLE_DIFFUSION_CKPT = $(ORACLE_DIFFUSION_DIR)/base/checkpoints/last.ckpt
+
+oracle-diffusion: $(STAMP)  ## a diffusion restorer on the Gaussian oracle: steps and the mean of k against their closed forms (CPU, ~12 min)
+	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle_diffusion seed=$(SEED) ckpt_path=auto \
+		hydra.run.dir=$(ORACLE_DIFFUSION_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(ORACLE_DIFFUSION_CKPT) sweep=sampler_steps \
+		'+model.sampler.steps=1,4,16,64,250,1000' hydra.sweep.dir=$(ORACLE_DIFFUSION_DIR)/steps $(QUIET)
+	$(BIN)/python -m tradeoffs.traverse traversal=averaging ckpt_path=$(ORACLE_DIFFUSION_CKPT) 'traversal.k=[1,2,4,8]' \
+		'overrides=["metrics.num_samples=1"]' hydra.run.dir=$(ORACLE_DIFFUSION_DIR)/averaging $(QUIET)
+	$(BIN)/python -m tradeoffs.curve $(ORACLE_DIFFUSION_DIR)/steps $(ORACLE_DIFFUSION_DIR)/averaging \
+		$(wildcard $(ORACLE_DIR)/sweep) --x val/perception/w2
+	$(BIN)/python scripts/oracle_diffusion_summary.py $(ORACLE_DIFFUSION_DIR)
 
 DIFFUSION_DIR ?= logs/demo_diffusion
 DIFFUSION_CKPT = $(DIFFUSION_DIR)/base/checkpoints/last.ckpt

@@ -19,7 +19,7 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
     crop = cfg.data.source.get("crop_size")  # None for sources of fixed-size images (digits)
     with open_dict(cfg):  # shrink the data to keep the test fast; the model stays full size
         if crop is not None:
-            cfg.data.source.crop_size = 64
+            cfg.data.source.crop_size = min(crop, 64)
         if "val_crop_size" in cfg.data.source:
             cfg.data.source.val_crop_size = None
         cfg.data.source.num_val = 2

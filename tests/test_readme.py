@@ -64,6 +64,10 @@ NOT_RUN = {
     "make test-cluster": ".ci/run runs it after make test",
     "make demo-seeds": "3 × make demo",
     "make oracle": "11 minutes; gaussian_oracle is composed and shrunk in tests/test_configs.py",
+    "make oracle-diffusion": (
+        "12 minutes; gaussian_oracle_diffusion is composed in tests/test_configs.py, its steps (evaluate -m over "
+        "sampler steps, traverse averaging, curve) are README commands run below"
+    ),
     "make demo-diffusion": (
         "~10 minutes; its steps (evaluate -m over sampler steps and η, traverse averaging and references, curve) "
         "are README commands run below on a smoke diffusion checkpoint"

@@ -17,6 +17,7 @@ from tradeoffs.models.diffusion.restorer import DiffusionRestorer, to_diffusion
 from tradeoffs.models.diffusion.sampler import Sampler
 from tradeoffs.models.diffusion.schedule import PREDICTIONS, NoiseSchedule
 from tradeoffs.models.networks.critics import PatchCritic
+from tradeoffs.models.networks.time_affine import TimeAffine
 from tradeoffs.models.networks.time_resnet import TimeResNet
 from tradeoffs.models.networks.unet import ConditionalUNet
 from tradeoffs.theory.diffusion import GaussianPosteriorDenoiser, gaussian_x0_denoiser
@@ -298,6 +299,7 @@ def test_validation_during_fit_uses_val_steps(sampled_steps):
             "data_consistency=true needs a noise-free linear degradation",
         ),
         (lambda: TimeResNet(1, 1, width=12, norm_num_groups=8), "model.denoiser.width=12 must be a multiple of"),
+        (lambda: TimeAffine(3, 3, image_size=32), "model.denoiser=time_affine holds a d × d matrix per t"),
         (
             lambda: ConditionalUNet(1, 1, block_out_channels=(8, 12), norm_num_groups=8),
             "block_out_channels=\\[8, 12\\] must be multiples of model.denoiser.norm_num_groups=8",
@@ -338,3 +340,21 @@ def test_time_resnet_is_conditioned_on_t_and_y():
     assert not torch.allclose(early, net(x_t, torch.full((3,), 10), torch.zeros_like(y)), atol=1e-4)
     early.square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.embed.parameters())
+
+
+def test_time_affine_is_affine_in_xt_and_y_for_each_t_and_evaluates_a_mixed_batch_per_image():
+    """The oracle's denoiser: f(x_t, t, y) = A(t)·x_t + B(t)·y + c(t), the form of the exact Gaussian predictions;
+    a batch of different t's gives each image what it gets alone (coefficients are computed once per distinct t)."""
+    torch.manual_seed(0)
+    net = TimeAffine(channels=1, condition_channels=1, image_size=4, width=8)
+    assert net(torch.randn(2, 1, 4, 4), torch.tensor([3, 700]), torch.randn(2, 1, 4, 4)).abs().max() == 0  # f ≡ 0
+    torch.nn.init.normal_(net.coefficients.weight, std=0.1)
+    torch.nn.init.normal_(net.coefficients.bias, std=0.1)
+    t = torch.tensor([5, 5, 900])
+    (x1, x2), (y1, y2) = torch.randn(2, 3, 1, 4, 4), torch.randn(2, 3, 1, 4, 4)
+    mixed = net(0.3 * x1 + 0.7 * x2, t, 0.3 * y1 + 0.7 * y2)
+    torch.testing.assert_close(mixed, 0.3 * net(x1, t, y1) + 0.7 * net(x2, t, y2), atol=1e-5, rtol=1e-5)
+    alone = torch.cat([net(x1[i : i + 1], t[i : i + 1], y1[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(net(x1, t, y1), alone)
+    assert not torch.allclose(net(x1, torch.full((3,), 5), y1), net(x1, torch.full((3,), 900), y1), atol=1e-3)
+    assert net(x1, torch.tensor(5), y1).shape == (3, 1, 4, 4)  # one t for the batch, as the sampler passes

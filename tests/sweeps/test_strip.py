@@ -63,6 +63,20 @@ def test_deterministic_jobs_get_no_std_row(tmp_path):
     assert draw_strip([], tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
 
 
+def test_a_job_with_one_sample_gets_no_std_map_in_a_stochastic_strip(tmp_path, monkeypatch):
+    """A mean-of-k job measured with K = 1 beside stochastic jobs: its std cell says K = 1 instead of a black map."""
+    drawn, written = [], []
+    monkeypatch.setattr(matplotlib.axes.Axes, "imshow", lambda ax, data, **kw: drawn.append(kw.get("cmap")))
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", lambda ax, x, y, s, **kw: written.append(s))
+    spread = CLEAN[:, None] + 0.1 * np.array([-1.0, 1.0], dtype=np.float32).reshape(1, 2, 1, 1, 1)
+    panels = [
+        PanelSamples("steps=8", CLEAN + 0.1, CLEAN, spread),
+        PanelSamples("k=4", CLEAN + 0.1, CLEAN, CLEAN[:, None]),
+    ]
+    draw_strip(panels, tmp_path / "strip.png", num_images=2)
+    assert drawn.count("magma") == 2 and written.count("K = 1") == 2  # 2 inputs: one std map, one "K = 1" each
+
+
 def test_a_long_strip_wraps_into_bands_of_eight_jobs(tmp_path):
     panels = [PanelSamples(f"k={i}", CLEAN + 0.1, CLEAN, np.repeat(CLEAN[:, None], 2, axis=1)) for i in range(20)]
     path = draw_strip(panels, tmp_path / "strip.png", num_images=2)

@@ -2,7 +2,8 @@
 
 Columns: observation, clean, then one column per job in the order given (e.g. λ ascending: blurry and accurate →
 sharp and hallucinated). Every input gets a row of first samples and, when any job is stochastic, a row of per-pixel
-standard deviations across its K samples, on one colour scale shared by all jobs so magnitudes compare. Images come
+standard deviations across its K samples, on one colour scale shared by all jobs so magnitudes compare (a job
+measured with K = 1 says so there: its spread is not measured). Images come
 from each job's `images/panel_samples.npz` (written by the metrics callback at its last validation).
 """
 
@@ -74,7 +75,10 @@ def draw_band(axes, panels: list[PanelSamples], n: int, stochastic: bool, scale:
         if stochastic:
             axes[row + 1, 1].text(0.5, 0.5, "std\nacross K", ha="center", va="center", fontsize=7)
             for j, p in enumerate(panels):
-                axes[row + 1, 2 + j].imshow(p.std[i], cmap="magma", vmin=0, vmax=scale, interpolation="nearest")
+                if p.samples.shape[1] < 2:  # one sample: its spread is unmeasured, not zero
+                    axes[row + 1, 2 + j].text(0.5, 0.5, "K = 1", ha="center", va="center", fontsize=7)
+                else:
+                    axes[row + 1, 2 + j].imshow(p.std[i], cmap="magma", vmin=0, vmax=scale, interpolation="nearest")
     for j, title in enumerate(["observation", "clean", *(p.label for p in panels)]):
         axes[0, j].set_title(title, fontsize=7)
 
