@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
 from PIL import Image
 
 from tests import wandb_records
@@ -279,3 +280,22 @@ def test_a_folder_s_training_crops_are_checked_before_training(
     with pytest.raises(ConfigError, match=message):
         train(cfg)
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+def test_an_evaluate_job_stores_the_task_it_measured_for_the_theory_overlay(train_config, tmp_path):
+    """An evaluate job's stored config carries the checkpoint's data and degradation, resolved, so the curve tool
+    finds the closed forms of a Gaussian checkpoint's sampler sweep (the config alone names no task)."""
+    from tradeoffs.curves.theory_overlay import overlay_for
+    from tradeoffs.evaluate import with_measured_task
+
+    trained = train_config(experiment="gaussian_oracle_diffusion")
+    cfg = compose_config("evaluate", ["ckpt_path=x.ckpt", "+model.sampler.steps=4"], tmp_path / "eval")
+    stored = with_measured_task(cfg, trained)
+    assert stored.model.sampler.steps == 4 and stored.ckpt_path == "x.ckpt"
+    assert stored.data.source.seed == trained.seed and stored.degradation.sigma == 0.1
+    job = tmp_path / "job"
+    (job / ".hydra").mkdir(parents=True)
+    OmegaConf.save(stored, job / ".hydra" / "config.yaml")
+    assert overlay_for(job).mmse == pytest.approx(0.0036698690, rel=1e-6)  # D*/d of the oracle's task
+    OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
+    assert overlay_for(job) is None

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 register_resolvers()
 
 
+def with_measured_task(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
+    """The evaluate config plus the checkpoint's `data` and `degradation` (resolved): a job directory names the task it
+    measured, as a training job's does (the curve tool's theory overlays read it)."""
+    task = {key: OmegaConf.to_container(train_cfg[key], resolve=True) for key in ("data", "degradation")}
+    return OmegaConf.merge(OmegaConf.create(OmegaConf.to_container(cfg)), task)
+
+
 def evaluate(cfg: DictConfig) -> RunRecord:
     output_dir = Path(cfg.paths.output_dir)
     if (done := RunRecord.read(output_dir)) is not None:
@@ -38,6 +45,8 @@ def evaluate(cfg: DictConfig) -> RunRecord:
     if HydraConfig.initialized():
         write_job_config(output_dir, cfg, HydraConfig.get())
     train_cfg, datamodule, model = evaluation_setup(cfg)
+    if HydraConfig.initialized():
+        write_job_config(output_dir, with_measured_task(cfg, train_cfg), HydraConfig.get())
     if cfg.export_samples:
         if cfg.export_dir is None:
             raise ConfigError("export_samples needs export_dir=DIR (a new directory)")
