@@ -21,7 +21,7 @@ from tradeoffs.models.networks.time_affine import TimeAffine
 from tradeoffs.models.networks.time_resnet import TimeResNet
 from tradeoffs.models.networks.unet import ConditionalUNet
 from tradeoffs.theory.diffusion import GaussianPosteriorDenoiser, gaussian_x0_denoiser
-from tradeoffs.theory.gaussian import linear_gaussian_posterior
+from tradeoffs.theory.gaussian import linear_gaussian_posterior, wiener_filter
 
 D = torch.float64
 
@@ -200,6 +200,23 @@ def test_restore_with_the_exact_denoiser_draws_the_posterior_of_gaussian_denoisi
     flat = samples.reshape(4000, 16)
     assert ((flat.mean(0) - mean) / (cov.diagonal() / 4000).sqrt()).abs().max().item() < 4.5
     assert ((torch.cov(flat.T) - cov).norm() / cov.norm()).item() < 0.12
+
+
+def test_one_step_of_the_exact_denoiser_is_the_mmse_estimate():
+    """S = 1 returns x̂0(x_T, T, y) = E[x0 | x_T, y]; at t = T the noise carries no signal (ᾱ_T ≈ 0), so every
+    draw is the Wiener estimate E[X | y] (MATH.md §9: the one-step estimate is the MMSE estimate, MSE = D*)."""
+    source = GaussianImages(crop_size=4, channels=1, mean=0.5, std=0.1, correlation_length=2.0)
+    schedule, sigma = NoiseSchedule("cosine", timesteps=1000), 0.1
+    oracle = GaussianPosteriorDenoiser(source.mean, source.covariance, sigma**2, schedule)
+    model = tiny_diffusion(
+        degradation=GaussianNoise(sigma), denoiser=lambda **_: oracle, schedule=schedule, prediction="x0"
+    )
+    g = generator_for(14)
+    x = source.mean + torch.randn(3, 16, generator=g, dtype=D) @ source.cholesky.T
+    y = x + sigma * torch.randn(x.shape, generator=g, dtype=D)
+    draws = model.restore(y.view(3, 1, 4, 4).float(), 5, generator=g, steps=1).double().view(3, 5, 16)
+    wiener = source.mean + (y - source.mean) @ wiener_filter(source.covariance, sigma**2).T
+    torch.testing.assert_close(draws, wiener[:, None].expand(-1, 5, -1), atol=2e-4, rtol=0)
 
 
 def test_restore_draws_k_independent_reproducible_samples():
