@@ -15,6 +15,8 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
         overrides.append(f"data.source.root={image_folder}")
     if "prior" in cfg.model and OmegaConf.is_missing(cfg.model.prior, "ckpt_path"):  # user names a trained prior
         overrides.append("model/prior=mean")
+    if "posterior_mean" in cfg.model:  # a trained stage 1 the user names: the closed-form one stands in
+        overrides.append("model/posterior_mean=exact")
     cfg = compose_config("train", overrides, tmp_path / "run")
     crop = cfg.data.source.get("crop_size")  # None for sources of fixed-size images (digits)
     with open_dict(cfg):  # shrink the data to keep the test fast; the model stays full size
@@ -35,6 +37,16 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
         model.generator.check_image_size(crop, crop)
     for callback in cfg.callbacks.values():
         instantiate(callback)
+
+
+@pytest.mark.parametrize("experiment", ["bigprior_gaussian", "smoke_flow"])
+def test_building_a_model_leaves_the_run_config_as_composed(experiment, tmp_path):
+    """Regression: models that take `${data.source}` (a prior mean, a closed-form stage 1) resolved data.source.seed
+    in the run's config, so a resume saw data.source.seed changed and was refused."""
+    cfg = compose_config("train", [f"experiment={experiment}"], tmp_path / "run")
+    before = OmegaConf.to_container(cfg, resolve=False)
+    build_model(cfg, build_datamodule(cfg))
+    assert OmegaConf.to_container(cfg, resolve=False) == before
 
 
 def test_evaluate_config_composes(tmp_path):

@@ -64,8 +64,8 @@ def test_a_ddp_run_resumes_from_last_ckpt_to_the_uninterrupted_weights(gan_run, 
         torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0, msg=key)
 
 
-@pytest.mark.parametrize("experiment", ["smoke_diffusion", "bigprior_gaussian"])
-def test_diffusion_and_fusion_restorers_train_under_ddp(experiment, tmp_path):
+@pytest.mark.parametrize("experiment", ["smoke_diffusion", "bigprior_gaussian", "smoke_flow"])
+def test_diffusion_fusion_and_flow_restorers_train_under_ddp(experiment, tmp_path):
     record = train_ddp(tmp_path / experiment, f"experiment={experiment}", "trainer.max_epochs=1")
     assert record["epochs"] == 1 and "val/perception/fd" in record["metrics"]
 

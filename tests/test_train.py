@@ -93,7 +93,11 @@ def test_smoke_run_through_the_cli_writes_every_output(tmp_path):
 
 @pytest.mark.parametrize(
     ("experiment", "stochastic"),
-    [("smoke", ["model.generator.noise_channels=2"]), ("smoke_diffusion", ["model.sampler.eta=0.5"])],
+    [
+        ("smoke", ["model.generator.noise_channels=2"]),
+        ("smoke_diffusion", ["model.sampler.eta=0.5"]),
+        ("smoke_flow", ["model.source_noise=0.05"]),
+    ],
 )
 def test_resumed_run_ends_like_an_uninterrupted_one(train_config, caplog, experiment, stochastic):
     deterministic = ["trainer.deterministic=true", *stochastic]

@@ -5,6 +5,7 @@ Constructors raise ConfigError naming the offending key; Hydra wraps those in In
 `instantiate` unwraps so the user sees one line.
 """
 
+import copy
 import logging
 import os
 from collections.abc import Sequence
@@ -75,7 +76,10 @@ def build_datamodule(cfg: DictConfig, stage: str = "fit") -> RestorationDataModu
 
 
 def build_model(cfg: DictConfig, datamodule: RestorationDataModule) -> Restorer:
-    model = instantiate(cfg.model)
+    """`cfg.model` instantiated from a copy of `cfg`: Hydra resolves an interpolated node in place (a model's
+    `source: ${data.source}` would leave data.source.seed stored as a number), and the run's stored config must stay
+    as composed, or a resume would see a changed key."""
+    model = instantiate(copy.deepcopy(cfg).model)
     check_channels(model, datamodule)
     return model
 

@@ -249,7 +249,7 @@ def held_out_loss(model: DiffusionRestorer, x: torch.Tensor) -> float:
     """The diffusion loss on fixed (x, t, ε) draws: the quantity training minimises."""
     with torch.no_grad():
         y = GaussianNoise(0.1)(x, generator_for(17))
-        return model.training_output(x, model.degradation.lift(y), generator_for(18))[1].item()
+        return model.training_output(x, y, model.degradation.lift(y), generator_for(18))[1].item()
 
 
 def test_short_training_lowers_the_diffusion_loss():
@@ -266,7 +266,7 @@ def test_adversarial_term_judges_the_one_step_estimate():
     model = tiny_diffusion(adv_weight=0.5)
     x = torch.rand(2, 1, 16, 16, generator=generator_for(19))
     lifted = model.degradation.lift(x)
-    x0_hat, task = model.training_output(x, lifted, generator_for(20))
+    x0_hat, task = model.training_output(x, x, lifted, generator_for(20))
     loss, parts = model.generator_loss(x0_hat, task, lifted)
     torch.testing.assert_close(loss, parts["diffusion"] + 0.5 * parts["adversarial"])
     # x̂0 is the parameterisation's inverse at the drawn (t, ε): same draws by hand

@@ -227,7 +227,7 @@ def test_pscgan_distortion_is_taken_on_the_mean_of_m_samples():
         num_distortion_samples=3,
     )
     x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
-    fake, loss = model.training_output(x, y, generator_for(40))
+    fake, loss = model.training_output(x, y, y, generator_for(40))
     # by hand: the same noise draw for the 3 copies of each input, averaged per input
     lifted = y.repeat_interleave(3, dim=0)
     samples = model.generator(lifted, torch.randn(6, 2, 16, 16, generator=generator_for(40))).view(2, 3, 1, 16, 16)
@@ -268,5 +268,5 @@ def test_pscgan_loss_of_a_posterior_sampler_is_dstar_times_one_plus_one_over_m(d
         num_distortion_samples=8,
         ema_decay=None,
     )
-    _, loss = model.training_output(x, y, generator_for(41))
+    _, loss = model.training_output(x, y, y, generator_for(41))
     assert loss.item() == pytest.approx(0.005 * factor, rel=0.02)

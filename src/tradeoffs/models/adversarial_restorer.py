@@ -92,8 +92,8 @@ class AdversarialRestorer(Restorer):
         return self.ema.module if self.ema is not None else self.generator
 
     @abstractmethod
-    def training_output(self, x: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
-        """(images the critic judges, task loss) for a training batch of clean x and lifted observations."""
+    def training_output(self, x: Tensor, y: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(images the critic judges, task loss) for a training batch of clean x, observations y and lift(y)."""
 
     # --- losses ------------------------------------------------------------------------------------------
     def critic_scores(self, images: Tensor, lifted: Tensor) -> Tensor:
@@ -136,7 +136,8 @@ class AdversarialRestorer(Restorer):
         optimizer.step()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        x, lifted = batch["x"], self.degradation.lift(batch["y"])
+        x, y = batch["x"], batch["y"]
+        lifted = self.degradation.lift(y)
         rng = generator_for(self.seed, _TRAIN_STREAM, self.current_epoch, batch_idx, device=self.device)
         opt_g, opt_d = self.optimizers()
         logs: dict[str, Tensor] = {}
@@ -144,13 +145,13 @@ class AdversarialRestorer(Restorer):
             self.toggle_optimizer(opt_d)
             for _ in range(self.adversarial.critic_steps):
                 with torch.no_grad():
-                    fake, _ = self.training_output(x, lifted, rng)
+                    fake, _ = self.training_output(x, y, lifted, rng)
                 loss_d, logs = self.critic_loss(x, fake, lifted, rng)
                 self._step(opt_d, loss_d, "critic")
             self.untoggle_optimizer(opt_d)
         if self.adv_weight == 0 or self.current_epoch >= self.critic_warmup_epochs:
             self.toggle_optimizer(opt_g)
-            loss_g, parts = self.generator_loss(*self.training_output(x, lifted, rng), lifted)
+            loss_g, parts = self.generator_loss(*self.training_output(x, y, lifted, rng), lifted)
             self._step(opt_g, loss_g, "generator")
             self.untoggle_optimizer(opt_g)
             if self.ema is not None:

@@ -62,7 +62,7 @@ class GANRestorer(AdversarialRestorer):
         shape = (lifted.shape[0], net.noise_channels, *lifted.shape[2:])
         return torch.randn(shape, generator=generator, device=lifted.device, dtype=lifted.dtype)
 
-    def training_output(self, x: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+    def training_output(self, x: Tensor, y: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
         """(one sample per input for the critic, distortion of the sample or of the mean of M samples)."""
         m = self.samples_per_input
         if m == 1:

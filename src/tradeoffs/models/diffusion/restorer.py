@@ -101,7 +101,7 @@ class DiffusionRestorer(AdversarialRestorer):
         return project
 
     # --- training ----------------------------------------------------------------------------------------
-    def training_output(self, x: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
+    def training_output(self, x: Tensor, y: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
         """(x̂0 in image units, ‖f(x_t, t, lift(y)) − target‖²) at t ~ U{0, …, T − 1}, ε ~ N(0, I)."""
         x0 = to_diffusion(x)
         t = torch.randint(0, self.schedule.timesteps, (len(x),), generator=rng, device=x.device)
