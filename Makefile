@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle oracle-diffusion train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle oracle-diffusion oracle-flow train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,20 @@ oracle-diffusion: $(STAMP)  ## a diffusion restorer on the Gaussian oracle: step
 	$(BIN)/python -m tradeoffs.curve $(ORACLE_DIFFUSION_DIR)/steps $(ORACLE_DIFFUSION_DIR)/averaging \
 		$(wildcard $(ORACLE_DIR)/sweep) --x val/perception/w2
 	$(BIN)/python scripts/oracle_diffusion_summary.py $(ORACLE_DIFFUSION_DIR)
+
+ORACLE_FLOW_DIR ?= logs/oracle_flow
+ORACLE_BASE_CKPT = $(ORACLE_DIR)/base/checkpoints/last.ckpt
+
+oracle-flow: $(STAMP)  ## PMRF on the Gaussian oracle (stage 1: make oracle's λ = 0 model): t_end against D(P) (CPU)
+	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
+		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle_flow seed=$(SEED) ckpt_path=auto \
+		model.posterior_mean.ckpt_path=$(ORACLE_BASE_CKPT) hydra.run.dir=$(ORACLE_FLOW_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(ORACLE_FLOW_DIR)/base/checkpoints/last.ckpt sweep=flow_t_end \
+		hydra.sweep.dir=$(ORACLE_FLOW_DIR)/t_end $(QUIET)
+	$(BIN)/python -m tradeoffs.curve $(ORACLE_FLOW_DIR)/t_end $(wildcard $(ORACLE_DIR)/sweep $(ORACLE_DIR)/freirich) \
+		$(wildcard $(ORACLE_DIFFUSION_DIR)/steps) --x val/perception/w2
+	$(BIN)/python scripts/oracle_flow_summary.py $(ORACLE_FLOW_DIR)
 
 DIFFUSION_DIR ?= logs/demo_diffusion
 DIFFUSION_CKPT = $(DIFFUSION_DIR)/base/checkpoints/last.ckpt

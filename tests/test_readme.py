@@ -55,6 +55,7 @@ SWEEP_SHRINK = {  # a sweep preset's grid, shrunk to two points (the README: "an
     "sweep=adv_weight": "model.adv_weight=0,0.01",
     "sweep=sampler_eta": "+model.sampler.eta=0,1",
     "sweep=sampler_steps": "+model.sampler.steps=1,2",
+    "sweep=flow_t_end": "+model.sampler.t_end=0.5,1",
 }
 
 # README command -> why it is not run here (each is exercised elsewhere, named in the reason).
