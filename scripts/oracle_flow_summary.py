@@ -14,7 +14,7 @@ import csv
 import sys
 from pathlib import Path
 
-from oracle_diffusion_summary import FLOOR, MSE, U1, W2, family, number, problem
+from oracle_diffusion_summary import FLOOR, MSE, U1, W2, number, problem
 
 from tradeoffs.theory.gaussian import GaussianDenoisingTheory
 
@@ -37,11 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     theory = GaussianDenoisingTheory.from_prior(*problem(args.directory / "t_end" / rows[0]["job"]))
     mmse, d0 = theory.mmse / theory.dim, (theory.mmse + theory.perfect_perception_distance**2) / theory.dim
     full = rows[-1]
-    print(f"D*/d = {mmse:.6g}, D(0)/d = {d0:.6g}, 2D*/d = {2 * mmse:.6g}, P* = {theory.perfect_perception_distance:.6g}")
+    p_star = theory.perfect_perception_distance
+    print(f"D*/d = {mmse:.6g}, D(0)/d = {d0:.6g}, 2D*/d = {2 * mmse:.6g}, P* = {p_star:.6g}")
     print("t_end   MSE/D*   W2/P*  W2/floor  excess  U1/N(X|Y)")
     for r in rows:
         print(
-            f"{r['swept']:6s} {number(r, MSE) / mmse:7.4f}  {number(r, W2) / theory.perfect_perception_distance:6.3f}"
+            f"{r['swept']:6s} {number(r, MSE) / mmse:7.4f}  {number(r, W2) / p_star:6.3f}"
             f"  {number(r, W2) / number(r, FLOOR):8.2f}  {number(r, 'excess_over_bound'):+6.3f}"
             f"  {number(r, U1) / theory.inherent_uncertainty:9.3f}"
         )
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda v: v >= 0.9,
             "≥ 0.9",
         ),
-        ("max |excess_over_bound|", max(abs(number(r, "excess_over_bound")) for r in rows), lambda v: v <= 0.1, "≤ 0.1"),
+        ("max |excess_over_bound|", max(abs(number(r, "excess_over_bound")) for r in rows), lambda v: v <= 0.1, "≤ .1"),
     ]
     missed = 0
     for name, value, holds, target in results:
