@@ -4,9 +4,11 @@
 
 Reads the curve tool's `t_end/tradeoff.csv` (one flow checkpoint stopped at t_end). At t_end = 1 the flow is the
 optimal transport of X* onto p_X: MSE within 3 % of D(0) = D* + P*² and W2 ≤ 2 × the real-vs-real floor, below the
-posterior sampler's 2·D* by at least 90 % of the theoretical margin 2·D* − D(0). Every t_end lies on the curve:
-|excess_over_bound| ≤ 0.1 (the oracle's measure: (MSE − D(P))/(D(0) − D*) at the measured W2). U1/N(X|Y) is
-reported: a deterministic flow's pooled error is not the posterior sampler's 2·N(X|Y). --check exits 1 on a miss.
+posterior sampler's 2·D* by at least 90 % of the theoretical margin 2·D* − D(0). Every t_end < 1 lies on the
+curve: |excess_over_bound| ≤ 0.1 (the oracle's measure: (MSE − D(P))/(D(0) − D*) at the measured W2); at t_end = 1
+it is reported only: near P = 0 the curve's slope is −2P*, so the real-vs-real floor in the measured W2 reads as
+excess (make oracle's exact X̂_0 shows 0.12–0.14). U1/N(X|Y) is reported: a deterministic flow's pooled error is
+not the posterior sampler's 2·N(X|Y). --check exits 1 on a miss.
 """
 
 import argparse
@@ -55,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             lambda v: v >= 0.9,
             "≥ 0.9",
         ),
-        ("max |excess_over_bound|", max(abs(number(r, "excess_over_bound")) for r in rows), lambda v: v <= 0.1, "≤ .1"),
+        (
+            "t_end < 1: max |excess_over_bound|",
+            max((abs(number(r, "excess_over_bound")) for r in rows[:-1]), default=float("nan")),
+            lambda v: v <= 0.1,
+            "≤ 0.1",
+        ),
     ]
     missed = 0
     for name, value, holds, target in results:
