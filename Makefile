@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds oracle oracle-diffusion oracle-flow train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds demo-flow demo-flow-seeds oracle oracle-diffusion oracle-flow train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -111,6 +111,16 @@ demo-diffusion-lambda: $(STAMP)  ## after make demo-diffusion: fine-tune its mod
 		$(DIFFUSION_DIR)/references --out $(DIFFUSION_DIR)/lambda_planes
 	@echo "curves: $(DIFFUSION_DIR)/lambda_planes/perception_distortion.png (steps of the λ = 0 model and of each fine-tuned one)"
 
+FLOW_DIR ?= logs/demo_flow
+
+demo-flow: $(STAMP)  ## after make demo (stage 1: its λ = 0 model): PMRF on the digits, t_end 0.25…1, beside the GAN and diffusion (CPU)
+	$(BIN)/python -m tradeoffs.train experiment=demo_flow seed=$(SEED) ckpt_path=auto \
+		model.posterior_mean.ckpt_path=$(DEMO_DIR)/base/checkpoints/last.ckpt hydra.run.dir=$(FLOW_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.evaluate -m ckpt_path=$(FLOW_DIR)/base/checkpoints/last.ckpt sweep=flow_t_end \
+		hydra.sweep.dir=$(FLOW_DIR)/t_end $(QUIET)
+	$(BIN)/python -m tradeoffs.curve $(FLOW_DIR)/t_end $(wildcard $(DIFFUSION_DIR)/steps $(DEMO_DIR)/sweep $(DEMO_DIR)/references)
+	@echo "curves: $(FLOW_DIR)/t_end/perception_distortion.png (t_end; the diffusion steps and the GAN λ when they exist)"
+
 SEEDS ?= 0 1 2
 DIFFUSION_SEEDS_DIR ?= logs/demo_diffusion_seeds
 DEMO_SEEDS_DIR ?= logs/demo_seeds
@@ -121,6 +131,13 @@ demo-diffusion-seeds: $(STAMP)  ## make demo-diffusion for seeds 0, 1, 2 and the
 		DIFFUSION_DIR=$(DIFFUSION_SEEDS_DIR)/seed$(seed) DEMO_DIR=$(DEMO_SEEDS_DIR)/seed$(seed) &&) true
 	$(BIN)/python scripts/demo_diffusion_summary.py $(foreach seed,$(SEEDS),$(DIFFUSION_SEEDS_DIR)/seed$(seed)) \
 		$(if $(GAN_SEED_SWEEPS),--gan $(GAN_SEED_SWEEPS))
+
+FLOW_SEEDS_DIR ?= logs/demo_flow_seeds
+
+demo-flow-seeds: $(STAMP)  ## make demo-flow for seeds 0, 1, 2 on make demo-seeds' stage 1 and the checks of its claims
+	$(foreach seed,$(SEEDS),$(MAKE) --no-print-directory demo-flow SEED=$(seed) FLOW_DIR=$(FLOW_SEEDS_DIR)/seed$(seed) \
+		DEMO_DIR=$(DEMO_SEEDS_DIR)/seed$(seed) DIFFUSION_DIR=$(DIFFUSION_SEEDS_DIR)/seed$(seed) &&) true
+	$(BIN)/python scripts/demo_flow_summary.py $(foreach seed,$(SEEDS),$(FLOW_SEEDS_DIR)/seed$(seed))
 
 train: $(STAMP)  ## train with ARGS="experiment=... model.adv_weight=..." (Hydra overrides)
 	$(BIN)/python -m tradeoffs.train $(ARGS)
