@@ -69,6 +69,12 @@ NOT_RUN = {
         "12 minutes; gaussian_oracle_diffusion is composed in tests/test_configs.py, its steps (evaluate -m over "
         "sampler steps, traverse averaging, curve) are README commands run below"
     ),
+    "make oracle-flow": (
+        "trains make oracle's λ = 0 model and a flow on it; gaussian_oracle_flow is composed in tests/test_configs.py, "
+        "smoke_flow's train, evaluate sweep=flow_t_end and curve are README commands run below"
+    ),
+    "make demo-flow": "needs make demo's λ = 0 model; its train, evaluate -m and curve steps run below on smoke_flow",
+    "make demo-flow-seeds": "3 × make demo-flow",
     "make demo-diffusion": (
         "~10 minutes; its steps (evaluate -m over sampler steps and η, traverse averaging and references, curve) "
         "are README commands run below on a smoke diffusion checkpoint"
