@@ -15,8 +15,8 @@ def test_experiment_composes_and_instantiates(experiment, image_folder, tmp_path
         overrides.append(f"data.source.root={image_folder}")
     if "prior" in cfg.model and OmegaConf.is_missing(cfg.model.prior, "ckpt_path"):  # user names a trained prior
         overrides.append("model/prior=mean")
-    if "posterior_mean" in cfg.model:  # a trained stage 1 the user names: the closed-form one stands in
-        overrides.append("model/posterior_mean=exact")
+    if "posterior_mean" in cfg.model and "ckpt_path" in cfg.model.posterior_mean.keys():  # a stage 1 the user names
+        overrides.append("model/posterior_mean=prior_mean")
     cfg = compose_config("train", overrides, tmp_path / "run")
     crop = cfg.data.source.get("crop_size")  # None for sources of fixed-size images (digits)
     with open_dict(cfg):  # shrink the data to keep the test fast; the model stays full size
