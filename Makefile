@@ -70,7 +70,7 @@ oracle-diffusion: $(STAMP)  ## a diffusion restorer on the Gaussian oracle: step
 ORACLE_FLOW_DIR ?= logs/oracle_flow
 ORACLE_BASE_CKPT = $(ORACLE_DIR)/base/checkpoints/last.ckpt
 
-oracle-flow: $(STAMP)  ## PMRF on the Gaussian oracle (stage 1: make oracle's λ = 0 model): t_end against D(P) (CPU)
+oracle-flow: $(STAMP)  ## PMRF on the Gaussian oracle (stage 1: make oracle's λ = 0 model): t_end against D(P) (CPU, ~7 min)
 	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
 		hydra.run.dir=$(ORACLE_DIR)/base $(QUIET_TRAIN)
 	$(BIN)/python -m tradeoffs.train experiment=gaussian_oracle_flow seed=$(SEED) ckpt_path=auto \
