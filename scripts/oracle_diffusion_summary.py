@@ -16,19 +16,11 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from oracle_summary import MSE, W2, number, report_targets
 
 from tradeoffs.theory.gaussian import GaussianDenoisingTheory, k_average_w2
 
-W2, FLOOR, MSE, U1 = (
-    "val/perception/w2",
-    "val/perception/w2_floor",
-    "val/distortion/mse_subset",
-    "val/uncertainty/pooled",
-)
-
-
-def number(row: dict, key: str) -> float:
-    return float(row[key]) if row.get(key) not in (None, "") else float("nan")
+FLOOR, U1 = "val/perception/w2_floor", "val/uncertainty/pooled"
 
 
 def family(rows: list[dict], sweep: str) -> dict[int, dict]:
@@ -94,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 "|·| ≤ 2",
             )
         )
-    missed = 0
-    for name, value, holds, target in results:
-        ok = holds(value)
-        missed += not ok
-        print(f"  {'ok  ' if ok else 'MISS'} {name:32s} {value:+.4f}  (target {target})")
+    missed = report_targets(results)
     return 1 if args.check and missed else 0
 
 

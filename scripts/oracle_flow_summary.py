@@ -16,7 +16,8 @@ import csv
 import sys
 from pathlib import Path
 
-from oracle_diffusion_summary import FLOOR, MSE, U1, W2, number, problem
+from oracle_diffusion_summary import FLOOR, U1, problem
+from oracle_summary import MSE, W2, number, report_targets
 
 from tradeoffs.theory.gaussian import GaussianDenoisingTheory
 
@@ -64,11 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             "≤ 0.1",
         ),
     ]
-    missed = 0
-    for name, value, holds, target in results:
-        ok = holds(value)
-        missed += not ok
-        print(f"  {'ok  ' if ok else 'MISS'} {name:36s} {value:+.4f}  (target {target})")
+    missed = report_targets(results)
     return 1 if args.check and missed else 0
 
 

@@ -22,6 +22,16 @@ def number(row: dict, key: str) -> float:
     return float(row[key]) if row.get(key) not in (None, "") else float("nan")
 
 
+def report_targets(results: list[tuple]) -> int:
+    """Print each (name, value, holds, target) as ok or MISS; the number missed."""
+    missed = 0
+    for name, value, holds, target in results:
+        ok = holds(value)
+        missed += not ok
+        print(f"  {'ok  ' if ok else 'MISS'} {name:36s} {value:+.4f}  (target {target})")
+    return missed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
@@ -61,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['label']:10s} {number(r, W2) / p_star:6.3f}  {number(r, MSE) / mmse:7.4f}  "
             f"{number(r, 'excess_over_bound'):+6.3f}  {number(r, 'uncertainty_over_bound'):6.3f}"
         )
-    missed = 0
-    for name, value, holds, target in results:
-        ok = holds(value)
-        missed += not ok
-        print(f"  {'ok  ' if ok else 'MISS'} {name:36s} {value:+.4f}  (target {target})")
+    missed = report_targets(results)
     return 1 if args.check and missed else 0
 
 
