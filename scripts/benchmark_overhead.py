@@ -19,7 +19,7 @@ import pytorch_lightning as pl
 import torch
 
 from tradeoffs.assemble import build_datamodule, build_model, compose_config
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.models.adversarial_restorer import _TRAIN_STREAM
 
 

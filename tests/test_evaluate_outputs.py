@@ -9,9 +9,9 @@ from PIL import Image
 
 from tradeoffs.assemble import compose_config
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.curve import make_curves
 from tradeoffs.data.images import to_tensor
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.evaluate import evaluate
 from tradeoffs.evaluate_outputs import evaluate_outputs
 from tradeoffs.train import train

@@ -14,6 +14,7 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -25,14 +26,15 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
-from tradeoffs.callbacks.run_metadata import stored_config
-from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
+from tradeoffs.callbacks.tradeoff_metrics import MeasurementListener, TradeoffMetrics
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import load_checkpoint, scalar_metrics
+from tradeoffs.core.runs import load_checkpoint, scalar_metrics, stored_config
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.output_folders import write_image
-from tradeoffs.loggers import ResumableCSVLogger
+from tradeoffs.metrics.engine import MeasurementEngine
+from tradeoffs.metrics.measuring import gaussian_closed_forms, is_constant, measure, split_distortion
+from tradeoffs.metrics.protocol import MeasuredRestorer
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.sweeps.lease import register_resolvers
 
@@ -149,7 +151,7 @@ def build_trainer(cfg: DictConfig, wandb_run_id: str, extra_callbacks: list[pl.C
     if cfg.trainer.get("enable_model_summary") is False:  # the switch wins over callbacks.model_summary
         callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     if cfg.get("metrics"):
-        callbacks.append(instantiate(cfg.metrics))
+        callbacks.append(TradeoffMetrics(instantiate(cfg.metrics)))
     trainer = instantiate(cfg.trainer, callbacks=[*callbacks, *extra_callbacks], logger=loggers, **cluster_plugins())
     for logger in loggers:
         if isinstance(logger, WandbLogger):
@@ -225,13 +227,20 @@ def evaluation_setup(cfg: DictConfig) -> tuple[DictConfig, RestorationDataModule
 
 
 SUBSET_KEYS = ("num_images", "num_samples", "patch_size", "features", "batch_size", "seed")
+ENGINE = "tradeoffs.metrics.engine.MeasurementEngine"
+OLD_CALLBACK = "tradeoffs.callbacks.tradeoff_metrics.TradeoffMetrics"  # what conf/metrics built before the engine did
 
 
 def upgrade_measurement(train_cfg: DictConfig) -> None:
-    """Checkpoints written before the measurement engine (a metrics config without `measures`) are measured with
-    today's conf/metrics/default.yaml and their own subset settings, and get today's panel and table callbacks."""
+    """Checkpoints whose metrics config built the callback get the engine with the same settings; those written
+    before the engine (a metrics config without `measures`) are measured with today's conf/metrics/default.yaml and
+    their own subset settings, and get today's panel and table callbacks."""
     metrics = train_cfg.get("metrics")
-    if metrics is None or "measures" in metrics:
+    if metrics is None:
+        return
+    if "measures" in metrics:
+        if metrics.get("_target_") == OLD_CALLBACK:
+            metrics._target_ = ENGINE
         return
     kept = {k: metrics[k] for k in SUBSET_KEYS if k in metrics}
     logging.getLogger(__name__).warning(
@@ -247,8 +256,8 @@ def upgrade_measurement(train_cfg: DictConfig) -> None:
 
 
 def reported_metrics(trainer: pl.Trainer) -> dict[str, float]:
-    """What a run reports: the values Lightning holds from the last logging (floats) and the constants the
-    measurement callbacks keep apart (real-vs-real floors, closed forms)."""
+    """What a trained run reports: the values Lightning holds from the last logging (floats) and the constants the
+    measurement callback keeps apart (real-vs-real floors, closed forms)."""
     metrics = scalar_metrics(trainer.callback_metrics)
     for callback in trainer.callbacks:
         if isinstance(callback, TradeoffMetrics):
@@ -257,8 +266,8 @@ def reported_metrics(trainer: pl.Trainer) -> dict[str, float]:
 
 
 def higher_is_better(trainer: pl.Trainer, model: Restorer) -> list[str]:
-    """The run's logged keys where higher is better: the module's whole-set torchmetrics (PSNR, SSIM) and what the
-    measures declare; recorded in results.json so the curve tool orients Pareto fronts."""
+    """The trained run's logged keys where higher is better: the module's whole-set torchmetrics (PSNR, SSIM) and
+    what the measures declare; recorded in results.json so the curve tool orients Pareto fronts."""
     keys = [
         name
         for metrics in (getattr(model, "val_metrics", None), getattr(model, "test_metrics", None))
@@ -283,10 +292,10 @@ def export_restorations(
         raise ConfigError(f"export_dir={out} is not empty: choose a new directory (nothing is overwritten)")
     if not train_cfg.get("metrics"):
         raise ConfigError("export_samples: the checkpoint has no metrics config to choose the measured subset from")
-    metrics = instantiate(OmegaConf.merge(train_cfg.metrics, {"num_samples": num_samples}))
-    x, y, reference = metrics.subset(datamodule.pairs(split), split)
+    engine = instantiate(OmegaConf.merge(train_cfg.metrics, {"num_samples": num_samples}))
+    subset = engine.subset(datamodule.pairs(split), split)
     index = 0
-    for xb, _, observed, samples, _ in metrics.engine.restorations(model, x, y):
+    for xb, _, observed, samples, _ in engine.restorations(model, subset.x, subset.y):
         for clean, seen, draws in zip(xb, observed, samples, strict=True):
             name = f"{index:05d}"
             write_image(out / "clean" / f"{name}.png", clean)
@@ -294,13 +303,32 @@ def export_restorations(
             for k, draw in enumerate(draws):
                 write_image(out / "samples" / name / f"{k}.png", draw)
             index += 1
-    for i, clean in enumerate(reference if reference is not None else []):
+    for i, clean in enumerate(subset.reference if subset.reference is not None else []):
         write_image(out / "reference" / f"{i:05d}.png", clean)
     return out
 
 
+def measurement_engine(train_cfg: DictConfig, posthoc_critic: bool = False) -> MeasurementEngine | None:
+    """The engine of the run's `metrics` config (None for metrics=none); `posthoc_critic` switches the post-hoc
+    critic on."""
+    metrics_cfg = train_cfg.get("metrics")
+    if not metrics_cfg:
+        return None
+    if posthoc_critic:
+        if "critic_w1" not in (metrics_cfg.get("measures") or {}):
+            raise ConfigError("posthoc_critic=true: the checkpoint's metrics have no measures.critic_w1 entry")
+        metrics_cfg = OmegaConf.merge(metrics_cfg, {"measures": {"critic_w1": {"every_n_epochs": 1}}})
+    return instantiate(metrics_cfg)
+
+
+def listeners(train_cfg: DictConfig, output_dir: Path) -> list[MeasurementListener]:
+    """The run's image panels and epoch table, writing into output_dir."""
+    nodes = (OmegaConf.select(train_cfg, f"callbacks.{name}") for name in ("image_panels", "epoch_table"))
+    return [instantiate(node, output_dir=str(output_dir)) for node in nodes if node is not None]
+
+
 def measure_restorer(
-    model: Restorer,
+    restorer: MeasuredRestorer,
     datamodule: RestorationDataModule,
     train_cfg: DictConfig,
     output_dir: Path,
@@ -308,26 +336,35 @@ def measure_restorer(
     accelerator: str = "auto",
     posthoc_critic: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
-    """One validation or test pass of `model` with the run's measurement callbacks (metrics, image panels, epoch
-    table) writing into output_dir; returns the logged values as floats and the keys where higher is better."""
-    metrics_cfg = train_cfg.get("metrics")
-    if metrics_cfg and posthoc_critic:
-        if "critic_w1" not in (metrics_cfg.get("measures") or {}):
-            raise ConfigError("posthoc_critic=true: the checkpoint's metrics have no measures.critic_w1 entry")
-        metrics_cfg = OmegaConf.merge(metrics_cfg, {"measures": {"critic_w1": {"every_n_epochs": 1}}})
-    callbacks = [instantiate(metrics_cfg)] if metrics_cfg else []
-    for name in ("image_panels", "epoch_table"):
-        if (node := OmegaConf.select(train_cfg, f"callbacks.{name}")) is not None:
-            callbacks.append(instantiate(node, output_dir=str(output_dir)))
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        logger=ResumableCSVLogger(str(output_dir)),
-        callbacks=callbacks,
-        default_root_dir=output_dir,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    run = trainer.validate if split == "val" else trainer.test
-    run(model, datamodule=datamodule, verbose=False)
-    return reported_metrics(trainer), higher_is_better(trainer, model)
+    """One measurement of a restorer nothing trains, without a trainer: the whole split's one-sample distortion and
+    the run's measures on their subset, with the run's panels and epoch table writing into output_dir. Returns the
+    values as a trained run reports them (measured values rounded to float32 as Lightning logs them, then the
+    constants) and the keys where higher is better."""
+    if hasattr(restorer, "to"):
+        restorer.to(device_for(accelerator))
+    pairs = datamodule.pairs(split)
+    distortion, maximized = split_distortion(restorer, pairs.x, pairs.y, datamodule.val_batch_size, split)
+    varying, constants = dict(distortion), {}
+    engine = measurement_engine(train_cfg, posthoc_critic)
+    if engine is not None:
+        subset = engine.subset(pairs, split)
+        scale = max(1, subset.x.shape[-1] // subset.y.shape[-1])  # the super-resolution factor (1: same size)
+        engine.prepare(*subset.x.shape[1:], scale=scale)
+        closed_forms = gaussian_closed_forms(datamodule.source, datamodule.degradation)
+        heard = [listener.on_measured for listener in listeners(train_cfg, output_dir)]
+        measured = measure(engine, subset, split, restorer=restorer, closed_forms=closed_forms, listeners=heard)
+        constants = {k: v for k, v in measured.values.items() if is_constant(k)}
+        varying |= {k: torch.tensor(v, dtype=torch.float32) for k, v in measured.values.items() if k not in constants}
+        maximized += engine.maximized(split)
+    return scalar_metrics(varying) | constants, sorted(set(maximized))
+
+
+def device_for(accelerator: str) -> torch.device:
+    """The device `accelerator` names: `auto` is CUDA when there is one."""
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"accelerator={accelerator}: no CUDA device is visible")
+        return torch.device("cuda")
+    if accelerator not in ("auto", "cpu"):
+        raise ConfigError(f"accelerator={accelerator}: use auto, cpu or gpu")
+    return torch.device("cpu")

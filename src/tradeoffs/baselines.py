@@ -15,8 +15,8 @@ from omegaconf import DictConfig
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, measure_restorer
 from tradeoffs.cli import run_job
-from tradeoffs.core.runs import RunRecord, headline, progress
-from tradeoffs.models.classical import ClassicalRestorer, classical_grid
+from tradeoffs.core.runs import RunRecord, measure_jobs
+from tradeoffs.models.classical import ClassicalRestorer, Method, classical_grid
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -31,20 +31,22 @@ def job_name(label: str) -> str:
 def baselines(cfg: DictConfig) -> dict[str, RunRecord]:
     output_dir = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
-    done = {}
-    for label, method in classical_grid(datamodule.degradation).items():
+    degradation, channels = datamodule.degradation, datamodule.source.channels
+
+    def job(label: str, method: Method):
         job_dir = output_dir / job_name(label)
-        if (record := RunRecord.read(job_dir)) is None:
-            restorer = ClassicalRestorer(method, datamodule.degradation, datamodule.source.channels, label)
+
+        def run() -> RunRecord:
+            restorer = ClassicalRestorer(method, degradation, channels, label)
             metrics, maximized = measure_restorer(restorer, datamodule, cfg, job_dir, "val", cfg.accelerator)
-            overrides = [f"method={label}"]
-            record = RunRecord(
-                metrics, overrides, None, None, "val", {"baseline": label, "higher_is_better": maximized}
-            )
+            extra = {"baseline": label, "higher_is_better": maximized}
+            record = RunRecord(metrics, [f"method={label}"], None, None, "val", extra)
             record.write_job(job_dir, cfg)
-            progress.info("baseline %s: %s", label, headline(metrics))
-        done[label] = record
-    return done
+            return record
+
+        return label, job_dir, run
+
+    return measure_jobs((job(*item) for item in classical_grid(degradation).items()), "baseline")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="baselines")

@@ -23,6 +23,7 @@ from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, export_restorations
 from tradeoffs.cli import run_dir_logs_detached, run_job
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import RunRecord, headline, progress, write_job_config
+from tradeoffs.models.restorer import adversarial_weight
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def evaluate(cfg: DictConfig) -> RunRecord:
         metrics,
         overrides,
         str(cfg.ckpt_path),
-        float(train_cfg.model.get("adv_weight", 0.0)),
+        adversarial_weight(model),
         cfg.split,
         extra,
     )

@@ -19,9 +19,11 @@ from tradeoffs.assemble import CONFIG_DIR, instantiate
 from tradeoffs.callbacks.panels import write_panel
 from tradeoffs.cli import run_job
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import RunRecord, headline, progress
+from tradeoffs.core.runs import RunRecord, measure_jobs, progress
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.output_folders import read_clean, read_image, read_outputs
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.metrics.engine import Subset
+from tradeoffs.metrics.measuring import measure
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -64,22 +66,26 @@ def observations(cfg: DictConfig, ids: list[str], clean: torch.Tensor) -> torch.
 def evaluate_method(cfg: DictConfig, name: str, root: str, sets) -> RunRecord:
     ids, clean, reference, shown = sets
     samples = read_outputs(root, ids, clean, f"methods.{name}")
-    engine = instantiate(OmegaConf.merge(cfg.metrics, {"num_samples": samples.shape[1]})).engine
+    engine = instantiate(OmegaConf.merge(cfg.metrics, {"num_samples": samples.shape[1]}))
     engine.prepare(*clean.shape[1:], len(ids))
     step = engine.batch_size
     batches = (
         (clean[s : s + step], None, shown[s : s + step], samples[s : s + step], {}) for s in range(0, len(ids), step)
     )
-    measured = engine.run(batches, clean, reference, cfg.stage)
     job_dir = Path(cfg.paths.output_dir) / name
-    write_panel(job_dir, measured)
-    maximized = engine.maximized(cfg.stage)
+    measured = measure(
+        engine,
+        Subset(clean, None, reference),
+        cfg.stage,
+        restorations=batches,
+        listeners=[lambda measured: write_panel(job_dir, measured)],
+    )
     extra = {
         "method": name,
         "outputs": str(root),
         "inputs": ids,
         "samples_per_input": samples.shape[1],
-        "higher_is_better": maximized,
+        "higher_is_better": engine.maximized(cfg.stage),
     }
     record = RunRecord(measured.values, [f"method={name}"], None, None, cfg.stage, extra)
     record.write_job(job_dir)
@@ -91,15 +97,12 @@ def evaluate_outputs(cfg: DictConfig) -> dict[str, RunRecord]:
         raise ConfigError("no methods: pass +methods.NAME=DIR (one per method)")
     ids, clean, reference = measured_and_reference(cfg)
     sets = (ids, clean, reference, observations(cfg, ids, clean))
-    done = {}
-    for name, root in cfg.methods.items():
-        if (record := RunRecord.read(Path(cfg.paths.output_dir) / name)) is None:
-            record = evaluate_method(cfg, name, root, sets)
-            progress.info("%s (%d inputs): %s", name, len(ids), headline(record.metrics))
-        else:
-            progress.info("%s: finished already, skipped", name)
-        done[name] = record
-    progress.info("%d methods in %s", len(done), cfg.paths.output_dir)
+    jobs = (
+        (name, Path(cfg.paths.output_dir) / name, lambda name=name, root=root: evaluate_method(cfg, name, root, sets))
+        for name, root in cfg.methods.items()
+    )
+    done = measure_jobs(jobs, "method")
+    progress.info("%d methods, %d inputs each, in %s", len(done), len(ids), cfg.paths.output_dir)
     return done
 
 

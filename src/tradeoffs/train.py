@@ -19,18 +19,22 @@ from tradeoffs.assemble import (
     higher_is_better,
     reported_metrics,
 )
-from tradeoffs.callbacks.run_metadata import CONFIG_KEY, RunMetadata, config_to_store, run_id_for
+from tradeoffs.callbacks.run_metadata import RunMetadata
 from tradeoffs.cli import run_dir_logs_detached, run_job
 from tradeoffs.core.runs import (
+    CONFIG_KEY,
     LAST_CHECKPOINT,
     RESULTS_FILE,
     RunRecord,
     Start,
+    config_to_store,
     headline,
     plan_start,
     progress,
+    run_id_for,
     write_job_config,
 )
+from tradeoffs.models.restorer import adversarial_weight
 from tradeoffs.sweeps.ddp_children import children_run_this_job
 from tradeoffs.sweeps.lease import leased_devices, register_resolvers
 
@@ -87,7 +91,7 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
             reported_metrics(trainer),
             list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],
             str(output_dir / LAST_CHECKPOINT),
-            float(cfg.model.get("adv_weight", 0.0)),
+            adversarial_weight(model),
             extra={
                 "epochs": trainer.current_epoch,
                 "global_step": trainer.global_step,

@@ -24,13 +24,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from tradeoffs.assemble import CONFIG_DIR, evaluation_setup, measure_restorer, restorer_from_checkpoint
+from tradeoffs.assemble import CONFIG_DIR, device_for, evaluation_setup, measure_restorer, restorer_from_checkpoint
 from tradeoffs.cli import run_job
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import RunRecord, headline, progress
+from tradeoffs.core.runs import RunRecord, measure_jobs, progress
 from tradeoffs.data.datamodule import DegradedDraws, RestorationDataModule
 from tradeoffs.models.reference import CleanDrawRestorer, ObservationRestorer, exact_posterior
-from tradeoffs.models.restorer import Restorer
+from tradeoffs.models.restorer import Restorer, adversarial_weight
 from tradeoffs.models.test_time import Interpolation, PatchTransport, SampleAverage, SampleBank
 from tradeoffs.sweeps.lease import register_resolvers
 
@@ -135,32 +135,35 @@ def traverse(cfg: DictConfig) -> dict[str, RunRecord]:
         raise ConfigError(f"traversal.name={cfg.traversal.name!r}; known: {', '.join(TRAVERSALS)}")
     output_dir = Path(cfg.paths.output_dir)
     train_cfg, datamodule, model = evaluation_setup(cfg)
-    if cfg.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        model.to("cuda")
-    done: dict[str, RunRecord] = {}
-    for name, overrides, build in TRAVERSALS[cfg.traversal.name](Traversed(cfg, train_cfg, datamodule, model)):
+    model.to(device_for(cfg.accelerator))
+    adv_weight = None if cfg.traversal.name == "references" else adversarial_weight(model)
+
+    def job(name: str, overrides: list[str], build: Callable[[], Restorer]):
         job_dir = output_dir / name
-        if (record := RunRecord.read(job_dir)) is None:
+
+        def run() -> RunRecord:
             metrics, maximized = measure_restorer(build(), datamodule, train_cfg, job_dir, cfg.split, cfg.accelerator)
-            adv_weight = None if cfg.traversal.name == "references" else float(train_cfg.model.get("adv_weight", 0.0))
             extra = {"traversal": cfg.traversal.name, "higher_is_better": maximized}
             record = RunRecord(metrics, overrides, str(cfg.ckpt_path), adv_weight, cfg.split, extra)
-            add_prediction(name, record, done, cfg.split)
+            add_prediction(name, record, output_dir, cfg.split)
             record.write_job(job_dir, train_cfg)
             log.info("%s: %s", name, metrics)
-            progress.info("%s %s: %s", cfg.traversal.name, name, headline(metrics))
-        else:
-            progress.info("%s %s: finished already, skipped", cfg.traversal.name, name)
-        done[name] = record
+            return record
+
+        return name, job_dir, run
+
+    traversal = TRAVERSALS[cfg.traversal.name](Traversed(cfg, train_cfg, datamodule, model))
+    done = measure_jobs((job(*setting) for setting in traversal), cfg.traversal.name)
     progress.info("%s: %d settings in %s", cfg.traversal.name, len(done), output_dir)
     return done
 
 
-def add_prediction(name: str, record: RunRecord, done: dict[str, RunRecord], split: str) -> None:
-    """For sample averaging: the per-pixel MSE a + b/k predicted from the k = 1 setting's decomposition."""
+def add_prediction(name: str, record: RunRecord, output_dir: Path, split: str) -> None:
+    """For sample averaging: the per-pixel MSE a + b/k predicted from the k = 1 setting's decomposition (k = 1 runs
+    first: its record is this one or the one in output_dir/k=1)."""
     if not name.startswith("k="):
         return
-    first = (record if name == "k=1" else done.get("k=1", RunRecord({}))).metrics
+    first = (record if name == "k=1" else RunRecord.read(output_dir / "k=1") or RunRecord({})).metrics
     a, b = f"{split}/uncertainty/mse_k_a", f"{split}/uncertainty/mse_k_b"
     if a in first:
         k = int(name.removeprefix("k="))

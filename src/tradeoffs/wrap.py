@@ -19,10 +19,19 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from tradeoffs.assemble import CONFIG_DIR, build_datamodule, build_model, measure_restorer
-from tradeoffs.callbacks.run_metadata import CONFIG_KEY, config_to_store
 from tradeoffs.cli import run_job
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import LAST_CHECKPOINT, RunRecord, config_changes, headline, load_checkpoint, progress
+from tradeoffs.core.runs import (
+    CONFIG_KEY,
+    LAST_CHECKPOINT,
+    RunRecord,
+    config_changes,
+    config_to_store,
+    headline,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+)
 from tradeoffs.sweeps.lease import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -76,8 +85,7 @@ def wrap(cfg: DictConfig) -> RunRecord:
             progress.info("%s: finished already, skipped (%s)", cfg.name, headline(done.metrics))
             return done
     else:
-        checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"state_dict": model.state_dict(), CONFIG_KEY: OmegaConf.to_container(stored)}, checkpoint_path)
+        save_checkpoint(checkpoint_path, model.state_dict(), OmegaConf.to_container(stored))
     metrics, maximized = measure_restorer(model, datamodule, run, job_dir, cfg.split, cfg.accelerator)
     extra = {
         "method": str(cfg.name),

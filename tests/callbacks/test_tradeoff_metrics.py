@@ -22,8 +22,8 @@ from tradeoffs.core.errors import ConfigError, EstimatorInputError
 from tradeoffs.core.runs import PANEL_SAMPLES_FILE
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.metrics.engine import Measured
 from tradeoffs.metrics.functional import gaussian_entropy_power
+from tradeoffs.metrics.measure import Measured
 from tradeoffs.metrics.protocol import MeasuredRestorer
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
 from tradeoffs.models.gan import GANRestorer
@@ -185,7 +185,7 @@ class ShiftedObservation(pl.LightningModule):
 
 def metrics_callback(train_config, *overrides: str) -> TradeoffMetrics:
     """The default metrics callback (every measure of conf/metrics/default.yaml), shrunk by overrides."""
-    return build(train_config("metrics.measures.kid_swd.kid_subsets=3", *overrides).metrics)
+    return TradeoffMetrics(build(train_config("metrics.measures.kid_swd.kid_subsets=3", *overrides).metrics))
 
 
 def trainer_of(datamodule) -> SimpleNamespace:
@@ -268,9 +268,9 @@ def test_the_test_split_is_measured_with_test_keys(train_config):
 def test_the_panel_samples_file_holds_the_last_epochs_panel(tmp_path):
     clean, observed = torch.rand(4, 1, 16, 16), torch.rand(4, 1, 16, 16)
     samples = torch.rand(4, 2, 1, 16, 16)
-    panels, trainer = ImagePanels(str(tmp_path), panel_images=3), SimpleNamespace(loggers=[], global_step=0)
+    panels = ImagePanels(str(tmp_path), panel_images=3)
     for epoch in (0, 1):
-        panels.on_measured(trainer, None, Measured("val", epoch, {}, clean, observed, samples + epoch))
+        panels.on_measured(Measured("val", epoch, {}, clean, observed, samples + epoch))
     assert sorted(p.name for p in (tmp_path / "images").glob("*.png")) == ["val_epoch000.png", "val_epoch001.png"]
     with np.load(tmp_path / PANEL_SAMPLES_FILE) as saved:
         assert int(saved["epoch"]) == 1
@@ -313,10 +313,9 @@ def test_an_epoch_measured_again_replaces_its_rows_in_the_epoch_table(tmp_path):
     from tradeoffs.callbacks.epoch_table import EpochTable
 
     table = EpochTable(str(tmp_path))
-    trainer = type("T", (), {"global_step": 0})()
     for epoch, value in ((0, 1.0), (1, 2.0), (2, 3.0), (2, 3.5), (3, 4.0)):  # epoch 2 redone after a restart
-        table.on_measured(trainer, None, type("M", (), {"epoch": epoch, "stage": "val", "values": {"v": value}})())
-    table.on_measured(trainer, None, type("M", (), {"epoch": 3, "stage": "test", "values": {"v": 9.0}})())
+        table.on_measured(type("M", (), {"epoch": epoch, "step": 0, "stage": "val", "values": {"v": value}})())
+    table.on_measured(type("M", (), {"epoch": 3, "step": 0, "stage": "test", "values": {"v": 9.0}})())
     with open(tmp_path / "tradeoff_epochs.csv", newline="") as f:
         rows = [(r["stage"], int(r["epoch"]), float(r["v"])) for r in csv.DictReader(f)]
     assert rows == [("val", 0, 1.0), ("val", 1, 2.0), ("val", 2, 3.5), ("val", 3, 4.0), ("test", 3, 9.0)]

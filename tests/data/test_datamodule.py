@@ -1,10 +1,10 @@
 import torch
 from torch.utils.data import DistributedSampler
 
+from tradeoffs.core.seeding import EpochSampler, ShardSampler
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Compose, Downsample, GaussianNoise
 from tradeoffs.data.natural import NaturalPhotos
-from tradeoffs.data.seeding import EpochSampler, ShardSampler
 
 
 def make(num_workers: int = 0, seed: int = 0) -> RestorationDataModule:

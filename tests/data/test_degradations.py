@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import JPEG, Colorization, Compose, Downsample, GaussianBlur, GaussianNoise, Inpainting
-from tradeoffs.data.seeding import generator_for
 
 LINEAR = {
     "noise": GaussianNoise(0.1),

@@ -13,6 +13,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.digits import Digits
@@ -20,7 +21,6 @@ from tradeoffs.data.folder import ImageFolder
 from tradeoffs.data.gaussian import GaussianImages, exponential_covariance
 from tradeoffs.data.images import to_channels
 from tradeoffs.data.natural import NaturalPhotos, load_photo
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.torchvision_source import TorchvisionImages
 
 

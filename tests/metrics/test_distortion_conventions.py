@@ -8,10 +8,11 @@ import skimage.metrics
 import torch
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.images import to_tensor
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.metrics.distortion import SSIM, Distortion, bt601_luma
-from tradeoffs.metrics.engine import Batch, MeasurementEngine
+from tradeoffs.metrics.engine import MeasurementEngine
+from tradeoffs.metrics.measure import Batch
 
 
 def rgb_pair() -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,8 @@ import torch
 
 from tradeoffs.core.errors import EstimatorInputError
 from tradeoffs.core.gaussian import sqrtm_psd
-from tradeoffs.metrics.engine import Key, Measure, named_values
+from tradeoffs.metrics.engine import named_values
+from tradeoffs.metrics.measure import Key, Measure
 
 
 class Degenerate(Measure):

@@ -10,7 +10,7 @@ import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
 from tradeoffs.core.errors import EstimatorInputError
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.functional import (
     feature_sums,
     frechet_distance,

@@ -10,11 +10,10 @@ import torch
 import torchvision
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.images import to_tensor
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import gradient_penalty
 from tradeoffs.metrics.distortion import distortion_metrics
-from tradeoffs.metrics.engine import Batch, Spec
 from tradeoffs.metrics.features import PatchFeatures, RandomConvFeatures, feature_space
 from tradeoffs.metrics.functional import (
     conditional_spread_entropy_power,
@@ -25,6 +24,7 @@ from tradeoffs.metrics.functional import (
     pooled_error_entropy_power,
 )
 from tradeoffs.metrics.lpips_distance import LPIPSDistance, build_lpips, lpips_problem
+from tradeoffs.metrics.measure import Batch, Spec
 from tradeoffs.metrics.perception import GaussianFitDivergences
 from tradeoffs.metrics.posthoc_critic import posthoc_critic_w1
 from tradeoffs.metrics.uncertainty import ConditionalSpread, PooledErrorUncertainty, SampleAveraging

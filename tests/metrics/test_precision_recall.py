@@ -7,9 +7,9 @@ import torch
 from scipy.spatial.distance import cdist
 
 from tradeoffs.core.errors import ConfigError, EstimatorInputError
-from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import Batch
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.features import PatchFeatures
+from tradeoffs.metrics.measure import Batch
 from tradeoffs.metrics.precision_recall import PrecisionRecall, precision_recall
 
 N = 1000

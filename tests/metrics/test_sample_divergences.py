@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tradeoffs.core.errors import EstimatorInputError
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.functional import kernel_inception_distance, sliced_wasserstein
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from tradeoffs.core.errors import EstimatorInputError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.metrics.functional import (
     conditional_spread_entropy_power,
     gaussian_entropy_power,

@@ -7,8 +7,8 @@ import skimage.transform
 import torch
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Compose, Downsample, GaussianBlur, GaussianNoise, Inpainting
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.models.classical import ClassicalRestorer, classical_grid
 
 

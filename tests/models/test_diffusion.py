@@ -9,9 +9,9 @@ from diffusers import DDIMScheduler, DDPMScheduler
 
 from tests.conftest import photo_datamodule, quiet_trainer
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Compose, Downsample, GaussianNoise, Inpainting
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import NonSaturating
 from tradeoffs.models.diffusion.restorer import DiffusionRestorer, to_diffusion
 from tradeoffs.models.diffusion.sampler import Sampler

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import NonSaturating
 from tradeoffs.models.flow.restorer import TIME_SCALE, FlowRestorer
 from tradeoffs.models.flow.sampler import EulerSampler

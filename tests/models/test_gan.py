@@ -10,8 +10,8 @@ from torch import nn
 
 from tests.conftest import gaussian_denoising, photo_datamodule, quiet_trainer
 from tradeoffs.core.errors import ConfigError, NonFiniteLossError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import GaussianNoise
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import Hinge, NonSaturating, WassersteinGP, gradient_penalty
 from tradeoffs.models.gan import GANRestorer
 from tradeoffs.models.networks.critics import GlobalCritic, MLPCritic, PatchCritic

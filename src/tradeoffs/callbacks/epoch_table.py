@@ -7,19 +7,17 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-import pytorch_lightning as pl
-
 from tradeoffs.callbacks.tradeoff_metrics import MeasurementListener
 from tradeoffs.core.runs import EPOCHS_FILE
-from tradeoffs.metrics.engine import Measured
+from tradeoffs.metrics.measure import Measured
 
 
 class EpochTable(MeasurementListener):
     def __init__(self, output_dir: str) -> None:
         self.path = Path(output_dir) / EPOCHS_FILE
 
-    def on_measured(self, trainer: pl.Trainer, pl_module: pl.LightningModule, measured: Measured) -> None:
-        row = {"epoch": measured.epoch, "step": trainer.global_step, "stage": measured.stage, **measured.values}
+    def on_measured(self, measured: Measured, loggers: list = ()) -> None:
+        row = {"epoch": measured.epoch, "step": measured.step, "stage": measured.stage, **measured.values}
         append_row(self.path, row, redone=lambda r: r["stage"] == measured.stage and int(r["epoch"]) >= measured.epoch)
 
 

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 import wandb
@@ -22,7 +21,7 @@ from torchvision.utils import make_grid
 
 from tradeoffs.callbacks.tradeoff_metrics import MeasurementListener
 from tradeoffs.core.runs import PANEL_SAMPLES_FILE
-from tradeoffs.metrics.engine import Measured
+from tradeoffs.metrics.measure import Measured
 
 
 def to_uint8(images: Tensor) -> Tensor:
@@ -103,12 +102,12 @@ class ImagePanels(MeasurementListener):
     def __init__(self, output_dir: str, panel_images: int = 4) -> None:
         self.output_dir, self.panel_images = Path(output_dir), panel_images
 
-    def on_measured(self, trainer: pl.Trainer, pl_module: pl.LightningModule, measured: Measured) -> None:
+    def on_measured(self, measured: Measured, loggers: list = ()) -> None:
         written = write_panel(self.output_dir, measured, self.panel_images)
         if written is None:
             return
         image, caption = written
-        for logger in trainer.loggers:
+        for logger in loggers:
             if isinstance(logger, WandbLogger):
                 entry = {f"{measured.stage}/images": wandb.Image(image, caption=caption), "epoch": measured.epoch}
                 logger.log_metrics(entry)  # charted against `epoch` like the metrics (val/* step metric)

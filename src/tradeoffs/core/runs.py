@@ -1,5 +1,6 @@
-"""The run directory's contract, written and read only here: checkpoints to resume from, `results.json` (a
-`RunRecord`) on success, `failures.jsonl` on failure, and the status of a job directory (`Job`)."""
+"""The run directory's contract, written and read only here: checkpoints (with the run's config and W&B run id
+inside) to resume from, `results.json` (a `RunRecord`) on success, `failures.jsonl` on failure, the stored config
+(`.hydra/`), the W&B run id file, and the status of a job directory (`Job`)."""
 
 import csv
 import json
@@ -8,13 +9,14 @@ import math
 import pickle
 import time
 import traceback
+import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from tradeoffs.core.errors import ConfigError
 
@@ -23,6 +25,9 @@ RESULTS_FILE = "results.json"
 FAILURES_FILE = "failures.jsonl"
 EPOCHS_FILE = "tradeoff_epochs.csv"  # one row per measurement (callbacks.epoch_table)
 PANEL_SAMPLES_FILE = Path("images") / "panel_samples.npz"  # the latest panel's arrays (callbacks.panels)
+RUN_ID_FILE = "wandb_run_id"
+RUN_ID_KEY = "wandb_run_id"  # in every checkpoint: resumes reuse the W&B run
+CONFIG_KEY = "tradeoffs_config"  # in every checkpoint: the training config, as plain containers
 
 
 # Keys a resume may change: how long to train, where and how to log, which devices. Anything else would make the
@@ -139,6 +144,42 @@ def load_checkpoint(path: Path | None, key: str = "ckpt_path") -> dict | None:
     return checkpoint
 
 
+def save_checkpoint(path: Path, state_dict: Mapping, config: Mapping) -> Path:
+    """A checkpoint of weights and the config that rebuilds their restorer (no trainer state), as `wrap` stores a
+    network trained elsewhere; it loads with `torch.load(weights_only=True)`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": dict(state_dict), CONFIG_KEY: config}, path)
+    return path
+
+
+def config_to_store(cfg: DictConfig) -> dict:
+    """The run's config without Hydra's own node, unresolved (paths re-resolve wherever it is used again)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"}
+
+
+def stored_config(checkpoint: dict, ckpt_path: Path) -> DictConfig:
+    """The training config a checkpoint carries (else RUN/.hydra/config.yaml beside RUN/checkpoints/)."""
+    if CONFIG_KEY in checkpoint:
+        return OmegaConf.create(checkpoint[CONFIG_KEY])
+    config_file = ckpt_path.parent.parent / ".hydra" / "config.yaml"
+    if not config_file.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: holds no training config and {config_file} is missing")
+    return OmegaConf.load(config_file)
+
+
+def run_id_for(output_dir: str | Path, checkpoint: dict | None) -> str:
+    """The checkpoint's W&B run id, else the one saved in output_dir, else a new one (saved there)."""
+    path = Path(output_dir) / RUN_ID_FILE
+    run_id = (checkpoint or {}).get(RUN_ID_KEY)
+    if run_id is None and path.is_file():
+        run_id = path.read_text().strip()
+    run_id = run_id or uuid.uuid4().hex[:12]  # W&B ids: lowercase letters and digits
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
 def scalar_metrics(metrics: Mapping) -> dict[str, float]:
     """Logged metrics as plain floats (NaN/inf kept as strings so the JSON stays standard)."""
     out = {}
@@ -208,6 +249,21 @@ class RunRecord:
     def read(cls, output_dir: Path) -> "RunRecord | None":
         path = Path(output_dir) / RESULTS_FILE
         return cls.from_dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def measure_jobs(jobs: Iterable[tuple[str, Path, Callable[[], "RunRecord"]]], what: str) -> dict[str, "RunRecord"]:
+    """The skip-or-measure loop of the tools that make one job directory per setting (baselines, evaluate_outputs,
+    traverse): `jobs` yields (name, job directory, measure); a directory holding results.json is skipped, byte for
+    byte as it was, else `measure()` runs and writes the job's record. One progress line per job; {name: record}."""
+    done = {}
+    for name, job_dir, run in jobs:
+        if (record := RunRecord.read(job_dir)) is None:
+            record = run()
+            progress.info("%s %s: %s", what, name, headline(record.metrics))
+        else:
+            progress.info("%s %s: finished already, skipped", what, name)
+        done[name] = record
+    return done
 
 
 @dataclass

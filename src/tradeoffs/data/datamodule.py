@@ -11,8 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.runs import progress
+from tradeoffs.core.seeding import EpochSampler, ShardSampler, generator_for
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.seeding import EpochSampler, ShardSampler, generator_for
 from tradeoffs.data.sources import ImageSource
 
 _TRAIN_STREAM, _VAL_STREAM, _TEST_STREAM = 0x7A, 0x7B, 0x7C

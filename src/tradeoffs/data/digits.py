@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
 
 _SPLIT_STREAM = 0xD161

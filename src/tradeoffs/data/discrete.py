@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
 
 

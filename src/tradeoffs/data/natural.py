@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.images import random_crop, random_dihedral, to_channels, to_tensor
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
 
 # Natural photographs only (no synthetic test patterns, text pages or duplicates such as skimage's `cat`).

@@ -10,7 +10,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
+from tradeoffs.metrics.measure import Batch, Key, Measure, Spec
 
 SSIM_KERNEL = 11
 NEEDS_K = "metrics.num_samples=1 (they need K >= 2 samples per input)"

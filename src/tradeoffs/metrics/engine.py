@@ -1,15 +1,8 @@
-"""The measurement engine: a list of metrics (`conf/metrics`, one `_target_` each) fed tensors, no Lightning inside.
+"""The measurement engine: the list of measures of `conf/metrics` (one `_target_` each, the interface in
+`metrics.measure`) fed tensors; no Lightning inside. `conf/metrics` instantiates this class.
 
-Every metric is a `Measure` with one interface:
-- `keys`: each value it computes, with its axis (distortion | perception | uncertainty), whether higher is better
-  and whether it has a floor;
-- `prepare(spec)` once, before any measurement: raises ConfigError on settings that cannot work, or returns the
-  reason it must be skipped (warned once), e.g. K = 1 for the K-sample estimates;
-- `update(batch)` for every batch of inputs, `compute()` -> {name: value}, `reset()`.
-A `Batch` holds the clean x (B, C, H, W), the observation y, the K samples (B, K, C, H, W), the reference images'
-features and the restorer's auxiliary maps; derived tensors (first sample, mean of K, features) are computed once
-per batch and shared by every measure.
-
+Of a split's pairs, `num_images` (chosen once by `seed`) are restored K = `num_samples` times and measured; the next
+`num_images` are the reference set B that perception compares with (unpaired) and that the floors use (`subset`).
 Floors: measures with floor keys are also fed x̂ = x (the clean inputs A against the reference set B): the value of
 a perfect restorer, computed once per stage and cached, as are the features of the fixed reference set.
 Logged names: `{stage}/{axis}/{name}` and `{stage}/{axis}/{name}_floor`.
@@ -17,117 +10,29 @@ Logged names: `{stage}/{axis}/{name}` and `{stage}/{axis}/{name}_floor`.
 
 import copy
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
 from tradeoffs.core.errors import ConfigError, EstimatorInputError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.features import feature_space
+from tradeoffs.metrics.measure import Batch, BatchOfSamples, Key, Measure, Measured, Spec
 from tradeoffs.metrics.protocol import MeasuredRestorer, check_restorer
 
-AXES = ("distortion", "perception", "uncertainty")
-_SAMPLES_STREAM, _MAPS_STREAM = 0x3E, 0x3F
+_SAMPLES_STREAM, _MAPS_STREAM, _SUBSET_STREAM = 0x3E, 0x3F, 0x5E7
 
 
-@dataclass(frozen=True)
-class Key:
-    axis: str
-    higher_is_better: bool = False
-    floor: bool = False  # also measured for x̂ = x and reported as `{name}_floor`
+class Subset(NamedTuple):
+    """What one stage measures: the clean inputs x, their observations y (None for restorations made elsewhere) and
+    the reference set (None: perception compares with x itself, and there are no floors)."""
 
-
-@dataclass(frozen=True)
-class Spec:
-    """What a measure may check in `prepare`: image size, subset size, K, patch size and the feature space."""
-
-    channels: int
-    height: int
-    width: int
-    num_images: int
-    num_samples: int
-    patch_size: int
-    features: nn.Module
-    scale: int = 1  # image side / observation side: the super-resolution factor, 1 for other degradations
-    y_channel: bool = False  # distortion on BT.601 luma (metrics.y_channel)
-    crop_border: int = 0  # pixels removed on each side before distortion (metrics.crop_border, resolved)
-
-
-class Batch:
-    """One batch of inputs as every measure sees it; derived tensors are computed on first use."""
-
-    def __init__(
-        self,
-        x: Tensor,
-        y: Tensor | None,
-        samples: Tensor,
-        features: nn.Module,
-        real_features: Tensor,
-        maps: Mapping[str, Tensor] | None = None,
-    ) -> None:
-        self.x, self.y, self.samples, self.real_features = x, y, samples, real_features
-        self.maps, self._features = dict(maps or {}), features
-
-    @cached_property
-    def first(self) -> Tensor:
-        """The one sample per input that perception and the `_subset` distortion see."""
-        return self.samples[:, 0].contiguous()
-
-    @cached_property
-    def mean_k(self) -> Tensor:
-        return self.samples.mean(dim=1)
-
-    @cached_property
-    def fake_features(self) -> Tensor:
-        return self._features(self.first)
-
-
-class Measure(ABC):
-    """One entry of the metrics list. Subclasses are `nn.Module`s (moved to the restorer's device) and declare
-    `keys`; torchmetrics metrics inside them hold the streamed state."""
-
-    keys: dict[str, Key]
-    every_n_epochs: int = 1  # 0: never during training (e.g. the post-hoc critic, switched on by evaluate)
-
-    def prepare(self, spec: Spec) -> str | None:
-        """Check the settings (ConfigError) and build what depends on them; a returned string skips the measure
-        with that reason as a warning ("" skips it silently)."""
-        return None
-
-    @abstractmethod
-    def update(self, batch: Batch) -> None: ...
-
-    @abstractmethod
-    def compute(self) -> dict[str, Tensor]: ...
-
-    def reset(self) -> None:
-        for module in self.modules():
-            if isinstance(module, Metric):
-                module.reset()
-
-    def due(self, epoch: int) -> bool:
-        return self.every_n_epochs > 0 and (epoch + 1) % self.every_n_epochs == 0
-
-
-@dataclass
-class Measured:
-    """One measurement: the named values, and for the first batch of inputs (what panels show) the clean images,
-    the observations in image space, the K samples and the auxiliary maps, on the CPU."""
-
-    stage: str
-    epoch: int
-    values: dict[str, float]
     x: Tensor
-    observed: Tensor
-    samples: Tensor
-    maps: dict[str, Tensor] = field(default_factory=dict)
-
-
-BatchOfSamples = tuple[Tensor, Tensor | None, Tensor, Tensor, dict[str, Tensor]]  # (x, y, observed, samples, maps)
+    y: Tensor | None
+    reference: Tensor | None
 
 
 class MeasurementEngine:
@@ -136,14 +41,17 @@ class MeasurementEngine:
     def __init__(
         self,
         measures: Mapping[str, Measure | None] | Iterable[Measure],
-        features: str = "patches",
-        patch_size: int = 4,
+        num_images: int = 32,
         num_samples: int = 4,
+        patch_size: int = 4,
+        features: str = "patches",
         batch_size: int = 16,
         seed: int = 0,
         y_channel: bool = False,
         crop_border: int | None = None,
     ) -> None:
+        if num_images < 2:
+            raise ConfigError(f"metrics.num_images={num_images} must be >= 2")
         if num_samples < 1 or patch_size < 1 or batch_size < 1:
             raise ConfigError(
                 f"metrics.num_samples={num_samples}, metrics.patch_size={patch_size} and "
@@ -154,15 +62,36 @@ class MeasurementEngine:
         for name, measure in self.measures.items():
             if not isinstance(measure, Measure):
                 raise ConfigError(f"metrics.measures.{name} is a {type(measure).__name__}, not a Measure")
-        self.features_name, self.patch_size, self.num_samples = features, patch_size, num_samples
+        self.num_images, self.num_samples, self.patch_size = num_images, num_samples, patch_size
+        self.features_name = features
         self.batch_size, self.seed, self.y_channel, self.crop_border = batch_size, seed, bool(y_channel), crop_border
         self.features: nn.Module | None = None
         self._reference_features: dict[str, tuple[Tensor, list[Tensor]]] = {}
         self._floors: dict[str, tuple[Tensor, Tensor, dict[str, float]]] = {}
 
-    def prepare(self, channels: int, height: int, width: int, num_images: int, scale: int = 1) -> None:
-        """Check every measure against the images it will see (`scale`: the super-resolution factor); skipped
-        measures are warned about once."""
+    def subset(self, pairs, split: str = "val") -> Subset:
+        """The measured pairs of `pairs` (any object with `.x`, `.y` and a length) and the clean reference set B
+        (None, with a warning, without room for it); ConfigError if there are fewer than `num_images` pairs."""
+        if self.num_images > len(pairs):
+            where = (
+                "validation images (data.source.num_val)" if split == "val" else "test images (data.source.test_root)"
+            )
+            raise ConfigError(f"metrics.num_images={self.num_images} exceeds the {len(pairs)} {where}")
+        order = torch.randperm(len(pairs), generator=generator_for(self.seed, _SUBSET_STREAM))
+        chosen, reference = order[: self.num_images], order[self.num_images : 2 * self.num_images]
+        if len(reference) < self.num_images:
+            warnings.warn(
+                f"perception floors skipped: they need 2 × metrics.num_images = {2 * self.num_images} {split} "
+                f"images, there are {len(pairs)}",
+                stacklevel=2,
+            )
+            return Subset(pairs.x[chosen], pairs.y[chosen], None)
+        return Subset(pairs.x[chosen], pairs.y[chosen], pairs.x[reference])
+
+    def prepare(self, channels: int, height: int, width: int, num_images: int | None = None, scale: int = 1) -> None:
+        """Check every measure against the images it will see (`num_images` of them, default `self.num_images`;
+        `scale`: the super-resolution factor); skipped measures are warned about once."""
+        num_images = self.num_images if num_images is None else num_images
         if self.patch_size > min(height, width):
             raise ConfigError(
                 f"metrics.patch_size={self.patch_size} is larger than the {height}x{width} validation images"

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.core.patches import image_patches
-from tradeoffs.data.seeding import generator_for
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.weights import INCEPTION, require_weights
 
 

@@ -7,7 +7,7 @@ from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.metrics.distortion import NEEDS_K, check_estimate, restoration_of
-from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
+from tradeoffs.metrics.measure import Batch, Key, Measure, Spec
 from tradeoffs.metrics.weights import ALEXNET, cached_weights, require_weights
 
 MIN_SIZE = 32  # AlexNet's strides and pools leave no feature map on smaller images

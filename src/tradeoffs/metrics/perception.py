@@ -7,8 +7,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.functional import (
     feature_sums,
     frechet_distance,
@@ -17,6 +16,7 @@ from tradeoffs.metrics.functional import (
     renyi_divergence_gaussian,
     sliced_wasserstein,
 )
+from tradeoffs.metrics.measure import Batch, Key, Measure, Spec
 
 
 class GaussianFitDivergences(Metric):

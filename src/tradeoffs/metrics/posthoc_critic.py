@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from tradeoffs.core.errors import EstimatorInputError
-from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import Batch, Key, Measure
+from tradeoffs.core.seeding import generator_for
+from tradeoffs.metrics.measure import Batch, Key, Measure
 
 CriticFactory = Callable[..., nn.Module]  # critic(in_channels=C, layers=L) -> (B, 1) scores
 Penalty = Callable[[nn.Module, Tensor, Tensor, None, torch.Generator], Tensor]  # E(‖∇D‖ − 1)² at mixed inputs

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from tradeoffs.core.errors import ConfigError, EstimatorInputError
-from tradeoffs.data.seeding import generator_for
-from tradeoffs.metrics.engine import Batch, Key, Measure
+from tradeoffs.core.seeding import generator_for
+from tradeoffs.metrics.measure import Batch, Key, Measure
 
 _SUBSAMPLE_STREAM = 0x9E
 _CHUNK = 2048  # rows of a distance matrix held at once

@@ -12,7 +12,6 @@ from torchmetrics import MeanMetric, Metric
 
 from tradeoffs.core.errors import ConfigError, EstimatorInputError
 from tradeoffs.metrics.distortion import NEEDS_K
-from tradeoffs.metrics.engine import Batch, Key, Measure, Spec
 from tradeoffs.metrics.functional import (
     check_finite,
     check_pooled_sample_size,
@@ -22,6 +21,7 @@ from tradeoffs.metrics.functional import (
     pooled_entropy_power_bound,
     spread_log_entropy_powers,
 )
+from tradeoffs.metrics.measure import Batch, Key, Measure, Spec
 
 
 class PooledErrorUncertainty(Metric):

@@ -21,8 +21,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from tradeoffs.core.errors import ConfigError, NonFiniteLossError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.losses.adversarial import AdversarialLoss, gradient_penalty
 from tradeoffs.models.ema import ema_model
 from tradeoffs.models.restorer import Restorer

@@ -21,12 +21,12 @@ from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Compose, Degradation, Downsample, GaussianNoise, Inpainting
-from tradeoffs.models.restorer import Restorer
+from tradeoffs.models.restorer import FixedRestorer
 
 Method = Callable[[np.ndarray], np.ndarray]  # observation (H, W, C') float64 -> restoration (H', W', C)
 
 
-class ClassicalRestorer(Restorer):
+class ClassicalRestorer(FixedRestorer):
     """`method` applied to each observation in turn, on the CPU."""
 
     def __init__(self, method: Method, degradation: Degradation, channels: int, label: str) -> None:

@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.models.restorer import Restorer
 
 _TRAIN_STREAM = 0xB1

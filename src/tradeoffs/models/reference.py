@@ -14,18 +14,18 @@ import torch
 from torch import Tensor
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Degradation, GaussianNoise
 from tradeoffs.data.discrete import DiscreteImages
 from tradeoffs.data.gaussian import GaussianImages
-from tradeoffs.data.seeding import generator_for
 from tradeoffs.data.sources import ImageSource
-from tradeoffs.models.restorer import Restorer
+from tradeoffs.models.restorer import FixedRestorer
 from tradeoffs.theory.gaussian import posterior_covariance, wiener_filter
 
 KINDS = ("mmse", "map", "sample")
 
 
-class ObservationRestorer(Restorer):
+class ObservationRestorer(FixedRestorer):
     """x̂ = g⁻¹(y) = the image channels of lift(y), the same for every sample."""
 
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
@@ -33,7 +33,7 @@ class ObservationRestorer(Restorer):
         return out.unsqueeze(1).expand(-1, num_samples, *out.shape[1:])
 
 
-class CleanDrawRestorer(Restorer):
+class CleanDrawRestorer(FixedRestorer):
     """x̂ = a clean image drawn uniformly from `images` (the validation set: the distribution perception is measured
     against), independently of y and seeded by `generator`. An input's own clean image comes up with probability
     1/N, which lowers the MSE by a factor of about 1 − 1/N."""
@@ -48,7 +48,7 @@ class CleanDrawRestorer(Restorer):
         return self.images[index.cpu()].to(y.device).view(len(y), num_samples, *self.images.shape[1:])
 
 
-class PriorMean(Restorer):
+class PriorMean(FixedRestorer):
     """x̂ = E[X] whatever y is (the `gaussian` source's μ, else the mean of `num_draws` training draws): the prior
     of BIGPrior's Gaussian check, and a reference estimator with no fidelity and no diversity."""
 
@@ -65,7 +65,7 @@ class PriorMean(Restorer):
         return self.mean.expand(len(y), num_samples, *self.mean.shape).to(y.dtype)
 
 
-class ExactPosteriorRestorer(Restorer):
+class ExactPosteriorRestorer(FixedRestorer):
     """E[X|Y] (`mmse`), argmax p(x|y) (`map`) or a draw from p(x|y) (`sample`), computed in closed form."""
 
     def __init__(self, degradation: GaussianNoise, source: ImageSource, kind: str, seed: int = 0) -> None:
@@ -128,7 +128,7 @@ class DiscretePosterior(ExactPosteriorRestorer):
         return self.values[index].view(y.shape)
 
 
-def exact_posterior(source: ImageSource, degradation: Degradation, kind: str, seed: int = 0) -> Restorer | None:
+def exact_posterior(source: ImageSource, degradation: Degradation, kind: str, seed: int = 0) -> FixedRestorer | None:
     """The exact estimator `kind` when the posterior is known in closed form (the `gaussian` or `discrete` source
     under fixed-σ Gaussian noise); None otherwise."""
     if not isinstance(degradation, GaussianNoise) or degradation.low != degradation.high or degradation.low == 0:
