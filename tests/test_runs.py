@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import pytest
 import torch
 
+from tradeoffs.core import runs
 from tradeoffs.core.errors import ConfigError
-from tradeoffs.core.runs import RunRecord, RunRefused, config_changes, plan_start, scalar_metrics
+from tradeoffs.core.runs import RunRecord, RunRefused, config_changes, load_checkpoint, plan_start, scalar_metrics
 
 
 def test_config_changes_lists_changed_leaves():
@@ -73,3 +76,28 @@ def test_scalar_metrics_keeps_json_standard():
     import torch
 
     assert scalar_metrics({"b": torch.tensor(1.5), "a": float("nan")}) == {"a": "nan", "b": 1.5}
+
+
+class CreatesAFile:
+    """Unpickling this object creates `path`: what a malicious checkpoint could do instead."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "_TRUSTED", set())
+    marker, shared = tmp_path / "ran", tmp_path / "shared.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(1)}, "payload": CreatesAFile(marker)}, shared)
+    with pytest.raises(ConfigError, match=rf"ckpt_path={shared} .* can run code: refused; .*trusted_checkpoints="):
+        load_checkpoint(shared)
+    with pytest.raises(ConfigError, match="ckpt_path=.*refused"):  # training from it (ckpt_path=FILE)
+        plan_start(str(shared), tmp_path / "run", CONFIG, "config")
+    with pytest.raises(ConfigError, match="model.warm_start=.*refused"):
+        load_checkpoint(shared, "model.warm_start")
+    assert not marker.exists()
+    runs.trust_checkpoints([str(shared)])  # the explicit opt-in: the file is unpickled fully, and its code runs
+    assert torch.equal(load_checkpoint(shared)["state_dict"]["w"], torch.ones(1)) and marker.exists()

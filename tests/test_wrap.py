@@ -43,6 +43,7 @@ def test_a_wrapped_network_is_a_checkpoint_evaluate_reproduces_without_its_weigh
     record = run_wrap(tmp_path / "methods", *overrides)
     job = tmp_path / "methods" / "conv"
     assert record.checkpoint == str(job / "checkpoints" / "last.ckpt")
+    assert torch.load(record.checkpoint, weights_only=True)["tradeoffs_config"]["model"]["weights"] is None
     assert record.extra["weights"] == str(weights) and record.extra["network"] == "torch.nn.Conv2d"
     assert (job / "images" / "val_epoch000.png").is_file()
     weights.rename(tmp_path / "moved.pth")  # the checkpoint carries the tensors

@@ -23,7 +23,7 @@ from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 
 from tradeoffs.core.errors import ConfigError, EstimatorInputError, NonFiniteLossError
-from tradeoffs.core.runs import RunRefused, record_failure
+from tradeoffs.core.runs import RunRefused, record_failure, trust_checkpoints
 from tradeoffs.sweeps.lease import in_multirun
 
 EXPECTED = (ConfigError, EstimatorInputError, NonFiniteLossError)
@@ -37,6 +37,7 @@ class JobFailed(CompactHydraException):
 def run_job(job: Callable[[DictConfig], object], cfg: DictConfig, log: logging.Logger) -> None:
     logging.captureWarnings(True)  # warnings go where the job's log goes (hydra/job_logging=summary: the .log file)
     output_dir = Path(cfg.paths.output_dir)
+    trust_checkpoints(cfg.get("trusted_checkpoints") or ())
     try:
         with scheduler_signals() as received:
             job(cfg)

@@ -32,6 +32,7 @@ from tradeoffs.core.runs import (
     plan_start,
     progress,
     run_id_for,
+    trusted,
     write_job_config,
 )
 from tradeoffs.models.restorer import adversarial_weight
@@ -86,7 +87,8 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
     succeeded = False
     try:
         trainer = build_trainer(cfg, run_id, [RunMetadata(run_id, cfg)])
-        trainer.fit(model, datamodule=datamodule, ckpt_path=start.checkpoint_path)
+        weights_only = start.checkpoint_path is None or not trusted(start.checkpoint_path)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=start.checkpoint_path, weights_only=weights_only)
         record = RunRecord(
             reported_metrics(trainer),
             list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else [],

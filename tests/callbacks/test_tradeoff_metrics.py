@@ -24,6 +24,7 @@ from tradeoffs.data.degradations import GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.metrics.functional import gaussian_entropy_power
 from tradeoffs.metrics.measure import Measured
+from tradeoffs.metrics.measuring import measure, split_distortion
 from tradeoffs.metrics.protocol import MeasuredRestorer
 from tradeoffs.metrics.weights import ALEXNET, cached_weights
 from tradeoffs.models.gan import GANRestorer
@@ -297,10 +298,33 @@ def test_wandb_is_told_each_keys_axis_and_direction(train_config):
     )
 
 
+class Recording:
+    """A restorer that records the name of every attribute measurement reads of it, delegating to `inner`."""
+
+    def __init__(self, inner) -> None:
+        object.__setattr__(self, "read", [])
+        object.__setattr__(self, "inner", inner)
+
+    def __getattribute__(self, name: str):
+        if name in ("read", "inner", "__class__"):
+            return object.__getattribute__(self, name)
+        object.__getattribute__(self, "read").append(name)
+        return getattr(object.__getattribute__(self, "inner"), name)
+
+
+PROTOCOL = {"restore", "eval_generator", "auxiliary_maps", "degradation", "device"}
+
+
 def test_measurement_calls_only_the_protocol(train_config):
-    """A real restorer implements MeasuredRestorer; an object lacking part of it is named before measuring."""
+    """Measuring a restorer (the subset's measures, then the split's distortion) reads nothing of it but the
+    protocol; an object lacking part of it is named before measuring."""
     assert isinstance(tiny_gan(), MeasuredRestorer) and isinstance(ShiftedObservation(0.1), MeasuredRestorer)
-    callback = prepared(metrics_callback(train_config, "metrics.num_images=8"), photo_datamodule(num_val=16))
+    datamodule = photo_datamodule(num_val=16)
+    callback = prepared(metrics_callback(train_config, "metrics.num_images=8"), datamodule)
+    recording = Recording(ShiftedObservation(0.1, step=0.01))
+    measured = measure(callback.engine, callback.sets["val"], "val", restorer=recording)
+    split_distortion(recording, datamodule.val_pairs.x, datamodule.val_pairs.y, 4, "val")
+    assert set(recording.read) == PROTOCOL and "val/perception/fd" in measured.values
     incomplete = SimpleNamespace(restore=None, degradation=GaussianNoise(0.1), device=torch.device("cpu"))
     with pytest.raises(
         TypeError, match="SimpleNamespace does not implement MeasuredRestorer: no eval_generator, auxiliary_maps"

@@ -46,6 +46,7 @@ RESUMABLE_CHANGES = (
     "lease",
     "tags",
     "data.num_workers",
+    "trusted_checkpoints",
 )
 
 
@@ -128,16 +129,38 @@ def config_changes(before: Mapping, after: Mapping, prefix: str = "") -> list[st
     return changes
 
 
+_TRUSTED: set[Path] = set()  # checkpoint files the user allows to unpickle fully (`trusted_checkpoints`)
+
+
+def trust_checkpoints(paths) -> None:
+    """Allow these checkpoint files (the entry point's `trusted_checkpoints`) to be unpickled fully: a pickle can
+    run any code when loaded, so only files the user names here are, each of the others loads weights-only."""
+    _TRUSTED.update(Path(str(p)).expanduser().resolve() for p in paths)
+
+
+def trusted(path: Path) -> bool:
+    return Path(path).expanduser().resolve() in _TRUSTED
+
+
 def load_checkpoint(path: Path | None, key: str = "ckpt_path") -> dict | None:
-    """The checkpoint at `path` (None for None); ConfigError naming `key` and the file if it is missing or is not
-    a checkpoint written by torch/Lightning."""
+    """The checkpoint at `path` (None for None), loaded weights-only: tensors and plain containers, nothing that
+    runs code. ConfigError naming `key` and the file if it is missing, is not a checkpoint written by
+    torch/Lightning, or needs full unpickling and is not among `trusted_checkpoints`."""
     if path is None:
         return None
     if not Path(path).is_file():
         raise ConfigError(f"{key}={path}: no such checkpoint file")
+    weights_only = not trusted(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as error:
+        if weights_only and "Weights only load failed" in str(error):
+            raise ConfigError(
+                f"{key}={path} holds objects beyond tensors and plain containers, and unpickling them can run code:"
+                f" refused; if you trust this file, pass 'trusted_checkpoints=[{path}]'"
+            ) from None
+        raise ConfigError(f"{key}={path} is not a checkpoint ({type(error).__name__}: {error})") from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
         raise ConfigError(f"{key}={path} is not a checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"{key}={path} is not a Lightning checkpoint (no state_dict)")

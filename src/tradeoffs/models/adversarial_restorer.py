@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from tradeoffs.core.errors import ConfigError, NonFiniteLossError
+from tradeoffs.core.runs import load_checkpoint
 from tradeoffs.core.seeding import generator_for
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.losses.adversarial import AdversarialLoss, gradient_penalty
@@ -169,7 +170,7 @@ class AdversarialRestorer(Restorer):
         """Warm start (ESRGAN): copy the network's and its EMA's weights from another run, unless resuming this one."""
         if self.warm_start is None or self.trainer.ckpt_path is not None:
             return
-        state = torch.load(self.warm_start, map_location=self.device, weights_only=False)["state_dict"]
+        state = load_checkpoint(self.warm_start, "model.warm_start")["state_dict"]
         for prefix, module in (("generator.", self.generator), ("ema.", self.ema)):
             weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             if module is not None and weights:
