@@ -212,6 +212,8 @@ def test_a_perfect_restorer_scores_exactly_the_floor(train_config):
         "swd",
         "precision",
         "recall",
+        "density",
+        "coverage",
     }
     for floor in floors:
         assert values[floor.removesuffix("_floor")] == pytest.approx(values[floor], abs=1e-9)

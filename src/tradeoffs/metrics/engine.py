@@ -191,10 +191,13 @@ class MeasurementEngine:
             measure.reset()
             measure.to(device)
         self.features.to(device)
-        real = self.reference_features(stage, x if reference is None else reference, device)
+        images = x if reference is None else reference
+        real = self.reference_features(stage, images, device)
         first = None
         for index, (xb, yb, observed, samples, maps) in enumerate(batches):
-            batch = Batch(xb, yb, samples, self.features, real[index].to(device), maps)
+            start = index * self.batch_size
+            ref = images[start : start + self.batch_size].to(device)
+            batch = Batch(xb, yb, samples, self.features, real[index].to(device), maps, ref)
             for measure in active.values():
                 measure.update(batch)
             if first is None:
@@ -226,8 +229,8 @@ class MeasurementEngine:
             measure.reset()
             measure.to(device)
         for index, start in enumerate(range(0, len(x), self.batch_size)):
-            clean = x[start : start + self.batch_size].to(device)
-            batch = Batch(clean, None, clean.unsqueeze(1), self.features, real[index].to(device))
+            clean, ref = (t[start : start + self.batch_size].to(device) for t in (x, reference))
+            batch = Batch(clean, None, clean.unsqueeze(1), self.features, real[index].to(device), reference=ref)
             for measure in self.floor_measures.values():
                 measure.update(batch)
         values = named_values(self.floor_measures.values(), stage, floors=True)

@@ -4,9 +4,9 @@ A `Measure` declares `keys` (each value it computes, with its axis distortion | 
 higher is better and whether it has a floor), checks its settings once in `prepare(spec)` (ConfigError, or the
 reason it is skipped, e.g. K = 1 for the K-sample estimates), then takes `update(batch)` for every batch of inputs
 and returns `compute()` -> {name: value}. A `Batch` holds the clean x (B, C, H, W), the observation y, the K samples
-(B, K, C, H, W), the reference images' features and the restorer's auxiliary maps; derived tensors (first sample,
-mean of K, features) are computed once per batch and shared by every measure. A `Measured` is what one measurement
-hands to its listeners (panels, tables).
+(B, K, C, H, W), the reference images of the same batch index and their features, and the restorer's auxiliary
+maps; derived tensors (first sample, mean of K, features) are computed once per batch and shared by every measure.
+A `Measured` is what one measurement hands to its listeners (panels, tables).
 """
 
 from abc import ABC, abstractmethod
@@ -54,9 +54,10 @@ class Batch:
         features: nn.Module,
         real_features: Tensor,
         maps: Mapping[str, Tensor] | None = None,
+        reference: Tensor | None = None,
     ) -> None:
         self.x, self.y, self.samples, self.real_features = x, y, samples, real_features
-        self.maps, self._features = dict(maps or {}), features
+        self.maps, self._features, self.reference = dict(maps or {}), features, reference
 
     @cached_property
     def first(self) -> Tensor:
