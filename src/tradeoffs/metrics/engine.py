@@ -49,6 +49,9 @@ class MeasurementEngine:
         seed: int = 0,
         y_channel: bool = False,
         crop_border: int | None = None,
+        feature_model: str | None = None,
+        feature_weights: str | None = None,
+        feature_download: bool = False,
     ) -> None:
         if num_images < 2:
             raise ConfigError(f"metrics.num_images={num_images} must be >= 2")
@@ -63,7 +66,7 @@ class MeasurementEngine:
             if not isinstance(measure, Measure):
                 raise ConfigError(f"metrics.measures.{name} is a {type(measure).__name__}, not a Measure")
         self.num_images, self.num_samples, self.patch_size = num_images, num_samples, patch_size
-        self.features_name = features
+        self.features_name, self.feature_options = features, (feature_model, feature_weights, bool(feature_download))
         self.batch_size, self.seed, self.y_channel, self.crop_border = batch_size, seed, bool(y_channel), crop_border
         self.features: nn.Module | None = None
         self._reference_features: dict[str, tuple[Tensor, list[Tensor]]] = {}
@@ -96,7 +99,7 @@ class MeasurementEngine:
             raise ConfigError(
                 f"metrics.patch_size={self.patch_size} is larger than the {height}x{width} validation images"
             )
-        self.features = feature_space(self.features_name, channels, self.patch_size, self.seed)
+        self.features = feature_space(self.features_name, channels, self.patch_size, self.seed, *self.feature_options)
         if min(height, width) < getattr(self.features, "min_size", 1):
             raise ConfigError(
                 f"metrics.features={self.features_name} needs images of at least {self.features.min_size} px, "

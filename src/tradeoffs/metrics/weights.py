@@ -1,5 +1,6 @@
-"""Pretrained weights are never downloaded at run time: they are read from the torch hub cache
-($TORCH_HOME/hub/checkpoints), and a missing file is reported by name with the address to fetch it from."""
+"""Pretrained weights are never downloaded at run time unless the user asks: they are read from the torch hub cache
+($TORCH_HOME/hub/checkpoints), the Hugging Face cache (timm's backbones) or a file the user names, and a missing
+file is reported by name with the address to fetch it from."""
 
 from pathlib import Path
 
@@ -24,3 +25,27 @@ def require_weights(weights: tuple[str, str], key: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"{key}: pretrained weights {path} are missing (no download at run time); fetch {weights[1]}")
     return path
+
+
+def hub_weights(model: str, weights: str | None, download: bool, key: str) -> str | None:
+    """The weights file of timm model `model`: `weights` if given, else its file in the Hugging Face cache; None
+    when it may be downloaded (download=true); ConfigError naming the file and how to get it otherwise."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"metrics.feature_weights={path}: no such file (the weights of {model})")
+        return str(path)
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = f"timm/{model}"
+    for filename in ("model.safetensors", "open_clip_model.safetensors", "pytorch_model.bin"):
+        cached = try_to_load_from_cache(repo, filename)
+        if isinstance(cached, str):
+            return cached
+    if download:
+        return None
+    raise ConfigError(
+        f"{key}: the weights of {model} are not in the Hugging Face cache (no download at run time): fetch them "
+        f"with `huggingface-cli download {repo} model.safetensors`, pass metrics.feature_weights=FILE, or allow "
+        "metrics.feature_download=true"
+    )
