@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 
 from tradeoffs.assemble import build_datamodule, build_model, compose_config, instantiate
+from tradeoffs.callbacks.tradeoff_metrics import TradeoffMetrics
 
 
 def main(overrides: list[str]) -> None:
@@ -40,7 +41,7 @@ def main(overrides: list[str]) -> None:
         trainer.fit(model, datamodule=datamodule)
         epoch = time.perf_counter() - start
 
-        callback = instantiate(cfg.metrics)
+        callback = TradeoffMetrics(instantiate(cfg.metrics))
         callback.setup(trainer, model, "fit")
         timings = []
         for _ in range(4):

@@ -102,6 +102,18 @@ def test_frechet_matches_scipy_sqrtm_reference():
     assert frechet_distance(mu1, cov1, mu2, cov2).item() == pytest.approx(expected, rel=1e-9)
 
 
+def test_frechet_with_a_singular_first_covariance_matches_scipy():
+    """A rank-deficient Σ1 (fewer samples than dimensions) has no Cholesky factor: the square root takes over."""
+    d = 10
+    factor = torch.randn(d, 4, generator=generator_for(7), dtype=D)
+    cov1, cov2 = factor @ factor.T, random_spd(d, 2)
+    root = scipy.linalg.sqrtm(scipy.linalg.sqrtm(cov1.numpy()) @ cov2.numpy() @ scipy.linalg.sqrtm(cov1.numpy())).real
+    expected = np.trace(cov1.numpy() + cov2.numpy() - 2 * root)
+    assert frechet_distance(torch.zeros(d, dtype=D), cov1, torch.zeros(d, dtype=D), cov2).item() == pytest.approx(
+        expected, rel=1e-8
+    )
+
+
 def test_frechet_diagonal_closed_form():
     a, b = torch.tensor([1.0, 0.25, 4.0], dtype=D), torch.tensor([0.5, 1.0, 0.1], dtype=D)
     mu1, mu2 = torch.tensor([0.0, 1.0, 2.0], dtype=D), torch.tensor([1.0, 1.0, 0.0], dtype=D)
@@ -146,3 +158,11 @@ def test_logdet_unbiased_removes_the_wishart_bias():
     assert abs(corrected - truth) < 3 * standard_error
     with pytest.raises(EstimatorInputError, match="needs at least 9 samples, got 5"):
         logdet_unbiased(cov, 5)
+
+
+@pytest.mark.parametrize("d", [16, 200, 257])
+def test_the_symmetric_product_is_the_gram_matrix(d):
+    from tradeoffs.core.gaussian import symmetric_product
+
+    f = torch.randn(300, d, generator=generator_for(9), dtype=D)
+    torch.testing.assert_close(symmetric_product(f), f.T @ f, rtol=1e-12, atol=1e-10)

@@ -98,3 +98,19 @@ def test_bad_settings_and_too_few_points_are_named():
         PrecisionRecall(k=0)
     with pytest.raises(EstimatorInputError, match="k=3 needs more than 3 points per set, got 3"):
         precision_recall(normal(3, 2, 0), normal(10, 2, 1))
+
+
+@pytest.mark.parametrize("case", ["lattice ties", "large offset"])
+def test_float32_distances_never_change_a_decision(case):
+    """Points on an integer lattice (distances equal to radii: exact ties) and features far from the origin (float32
+    cancellation in ‖a‖² + ‖b‖² − 2aᵀb) give the brute-force float64 answer exactly: undecided comparisons are
+    redone in float64."""
+    g = generator_for(11)
+    if case == "lattice ties":
+        real = torch.randint(0, 3, (400, 6), generator=g).double()
+        fake = torch.randint(0, 3, (300, 6), generator=g).double()
+    else:
+        real = 1000 + normal(400, 32, 12)
+        fake = 1000 + 0.9 * normal(300, 32, 13) + 0.05
+    precision, recall = precision_recall(real, fake, k=3)
+    assert (precision.item(), recall.item()) == reference(real.numpy(), fake.numpy(), 3)

@@ -51,3 +51,22 @@ def test_sliced_wasserstein_is_seeded_and_zero_on_identical_sets():
     assert sliced_wasserstein(a, b, generator=generator_for(0)) == sliced_wasserstein(a, b, generator=generator_for(0))
     with pytest.raises(EstimatorInputError):
         kernel_inception_distance(a[:1], b[:1])
+
+
+@pytest.mark.parametrize(("n", "subsets", "m"), [(600, 4, 100), (2500, 700, 100)])
+def test_kid_equals_torchmetrics_poly_mmd_on_the_same_subsets(n, subsets, m):
+    """Both routes (a Gram matrix per subset; one pass over the blocks of the whole Gram matrix once the subsets
+    cover more pairs than the sets have) give the mean and std of torchmetrics' float64 poly_mmd over the same
+    draws, to 1e-9 (the Gram matrices are float32)."""
+    from torchmetrics.image.kid import poly_mmd
+
+    a = torch.randn(n, 16, generator=generator_for(5), dtype=torch.float64)
+    b = 0.9 * torch.randn(n, 16, generator=generator_for(6), dtype=torch.float64) + 0.1
+    mean, std = kernel_inception_distance(a, b, subsets, m, generator=generator_for(7))
+    g, values = generator_for(7), []
+    for _ in range(subsets):
+        i, j = torch.randperm(n, generator=g)[:m], torch.randperm(n, generator=g)[:m]
+        values.append(poly_mmd(a[i].float().double(), b[j].float().double()))
+    expected = torch.stack(values)
+    assert mean.item() == pytest.approx(expected.mean().item(), abs=1e-9)
+    assert std.item() == pytest.approx(expected.std().item(), abs=1e-9)

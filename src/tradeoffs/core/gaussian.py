@@ -18,7 +18,21 @@ def _f64(*tensors: Tensor) -> list[Tensor]:
 def feature_sums(features: Tensor) -> tuple[Tensor, Tensor, int]:
     """Streaming statistics of (n, d) features: (Σx, Σxxᵀ, n), in float64."""
     (f,) = _f64(features)
-    return f.sum(0), f.T @ f, f.shape[0]
+    return f.sum(0), symmetric_product(f), f.shape[0]
+
+
+def symmetric_product(f: Tensor) -> Tensor:
+    """fᵀf from the products of its column halves on and above the diagonal, the block below mirrored: three
+    quarters of the multiplications of one product (torch has no symmetric rank-k update)."""
+    half = f.shape[1] // 2
+    if half < 64:
+        return f.T @ f
+    left, right = f[:, :half], f[:, half:]
+    out = torch.empty(f.shape[1], f.shape[1], dtype=f.dtype, device=f.device)
+    out[:half, :half], out[half:, half:] = left.T @ left, right.T @ right
+    out[:half, half:] = left.T @ right
+    out[half:, :half] = out[:half, half:].T
+    return out
 
 
 def gaussian_fit(total: Tensor, outer: Tensor, n: int, ddof: int = 1) -> tuple[Tensor, Tensor]:
@@ -47,23 +61,30 @@ def gaussian_transport_map(mu_s: Tensor, cov_s: Tensor, mu_t: Tensor, cov_t: Ten
 
 
 def frechet_distance(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> Tensor:
-    """W2² between Gaussians: ‖Δ‖² + tr Σ1 + tr Σ2 − 2 Σ_i sqrt(λ_i(Σ1^{1/2} Σ2 Σ1^{1/2}))."""
+    """W2² between Gaussians: ‖Δ‖² + tr Σ1 + tr Σ2 − 2 Σ_i sqrt(λ_i(Σ1 Σ2)).
+
+    The eigenvalues of Σ1Σ2 are those of the symmetric Lᵀ Σ2 L for any L with Σ1 = L Lᵀ: the Cholesky factor when
+    Σ1 is positive definite (a few times cheaper than a square root), else Σ1^{1/2} by eigh."""
     mu1, cov1, mu2, cov2 = _f64(mu1, cov1, mu2, cov2)
-    root = sqrtm_psd(cov1)
-    cross = torch.linalg.eigvalsh(root @ cov2 @ root).clamp_min(0).sqrt().sum()
+    factor, info = torch.linalg.cholesky_ex(cov1)
+    if info.item() != 0:
+        factor = sqrtm_psd(cov1)
+    cross = torch.linalg.eigvalsh(factor.T @ cov2 @ factor).clamp_min(0).sqrt().sum()
     return (mu1 - mu2).square().sum() + cov1.trace() + cov2.trace() - 2 * cross
 
 
 def frechet_distance_features(a: Tensor, b: Tensor) -> Tensor:
-    """Fréchet distance of the Gaussian fits of features a (n1, d) and b (n2, d), exact also when n < d.
+    """Fréchet distance of the Gaussian fits of features a (n1, d) and b (n2, d).
 
-    With centred matrices A, B: tr Σ1 = ‖A‖²_F/(n1−1) and tr (Σ1Σ2)^{1/2} = ‖A Bᵀ‖_* / sqrt((n1−1)(n2−1)),
-    so no d×d matrix is formed (cost O(n1·n2·d)).
-    """
+    With more samples than dimensions, from the d×d covariances; with fewer (singular fits), from the centred
+    matrices A, B alone: tr Σ1 = ‖A‖²_F/(n1−1) and tr (Σ1Σ2)^{1/2} = ‖A Bᵀ‖_* / sqrt((n1−1)(n2−1)), so no d×d
+    matrix is formed (cost O(n1·n2·d))."""
     a, b = _f64(a, b)
     n1, n2 = a.shape[0], b.shape[0]
     if min(n1, n2) < 2:
         raise EstimatorInputError(f"the Fréchet distance needs at least 2 samples per set, got {n1} and {n2}")
+    if min(n1, n2) > a.shape[1]:
+        return frechet_distance(*gaussian_fit(*feature_sums(a)), *gaussian_fit(*feature_sums(b)))
     mu1, mu2 = a.mean(0), b.mean(0)
     ac, bc = a - mu1, b - mu2
     cross = torch.linalg.svdvals(ac @ bc.T).sum() / math.sqrt((n1 - 1) * (n2 - 1))
