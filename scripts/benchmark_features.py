@@ -45,9 +45,8 @@ def main() -> None:
     for space, model in BACKBONES:
         features = ViTFeatures(space, model, pretrained=False)
         cost = per_thousand(features, images)
-        print(
-            f"  {space + ' ' + model:40s} {cost:8.1f} s / 1,000 images  ({features.dim}-d; {cost / baseline:,.0f}× patches)"
-        )
+        label, ratio = f"{space} {model}", cost / baseline
+        print(f"  {label:40s} {cost:8.1f} s / 1,000 images  ({features.dim}-d; {ratio:,.0f}× patches)")
 
 
 if __name__ == "__main__":
