@@ -154,7 +154,7 @@ def load_checkpoint(path: Path | None, key: str = "ckpt_path") -> dict | None:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as error:
-        if weights_only and "Weights only load failed" in str(error):
+        if weights_only and "Unsupported global" in str(error):  # a pickle of objects, not garbage
             raise ConfigError(
                 f"{key}={path} holds objects beyond tensors and plain containers, and unpickling them can run code:"
                 f" refused; if you trust this file, pass 'trusted_checkpoints=[{path}]'"
