@@ -141,7 +141,10 @@ def test_gaussian_source_logs_the_closed_forms(train_config):
             ["metrics.patch_size=12", "metrics.num_images=2", "metrics.num_samples=1"],
             r"d = C·p·p = 144 needs more than 144 error patches .* got 8: .* \(2 images × 1 samples × 4 patches\)",
         ),
-        (["metrics.features=vgg"], "metrics.features must be one of patches, random_conv, inception, dinov2, clip, got .vgg."),
+        (
+            ["metrics.features=vgg"],
+            "metrics.features must be one of patches, random_conv, inception, dinov2, clip, got .vgg.",
+        ),
         (
             ["metrics.features=random_conv", "data.source.crop_size=8"],
             "metrics.features=random_conv needs images of at least 16 px, the validation images are 8x8",
