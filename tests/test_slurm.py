@@ -32,8 +32,10 @@ SLURM = [
     "hydra.launcher.mem_gb=2",
     "ckpt_path=auto",
 ]
-# two jobs that train the same model (+copy only names them apart): the interrupted one must end where the other does
-SWEEP = ["experiment=smoke", "model.adv_weight=0.05", "+copy=0,1", "data.samples_per_epoch=256", *QUIET]
+# two jobs that train the same model (+copy only names them apart): the interrupted one must end where the other does;
+# each epoch lasts at least 1 s (tests/pacing.py), so the jobs outlive a requeue or a time limit on a fast machine too
+PACE = ["+callbacks.pace._target_=tests.pacing.EpochPace", "+callbacks.pace.seconds=1.0"]
+SWEEP = ["experiment=smoke", "model.adv_weight=0.05", "+copy=0,1", "data.samples_per_epoch=256", *PACE, *QUIET]
 
 
 def sweep(sweep_dir: Path, *overrides: str) -> subprocess.Popen:
@@ -51,7 +53,7 @@ def sweep(sweep_dir: Path, *overrides: str) -> subprocess.Popen:
 
 
 def job_dir(sweep_dir: Path, copy: int) -> Path:
-    (found,) = glob.glob(str(sweep_dir / f"copy={copy},*"))
+    (found,) = glob.glob(str(sweep_dir / f"*copy={copy},*"))
     return Path(found)
 
 
@@ -96,7 +98,7 @@ def test_a_requeued_job_resumes_and_the_launcher_waits_for_it(tmp_path):
     epochs = 6
     launcher = sweep(tmp_path, f"trainer.max_epochs={epochs}")
     try:
-        wait_for(str(tmp_path / "copy=0,*" / "checkpoints" / "last.ckpt"))
+        wait_for(str(tmp_path / "*copy=0,*" / "checkpoints" / "last.ckpt"))
         task = array_task(0)
         subprocess.run(["scontrol", "requeue", task], check=True)
         out, _ = launcher.communicate(timeout=600)
@@ -114,7 +116,7 @@ def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
     Each incarnation trains for 90 s less its imports, which on a loaded machine take most of a minute, so the
     number of incarnations grows with the load: submitit's timeout budget is raised to match (SLURM delivers the
     signal twice per time limit here and submitit counts both)."""
-    epochs = 150  # ~2.5 minutes of training here (1 CPU per job): at least one time limit, each run ≤ 2 min
+    epochs = 150  # at least 2.5 minutes of training (the pace): at least one time limit, each run ≤ 2 min
     launcher = sweep(
         tmp_path,
         f"trainer.max_epochs={epochs}",
@@ -123,7 +125,7 @@ def test_a_job_past_its_time_limit_is_requeued_by_submitit_and_finishes(tmp_path
         "hydra.launcher.max_num_timeout=100",
     )
     try:
-        wait_for(str(tmp_path / "copy=0,*" / "train.log"))
+        wait_for(str(tmp_path / "*copy=0,*" / "train.log"))
         progress = Progress(tmp_path, stall_s=600)
         while launcher.poll() is None and progress.advancing():
             time.sleep(2)
@@ -147,7 +149,7 @@ class Progress:
         self.rows, self.changed = -1, time.monotonic()
 
     def advancing(self) -> bool:
-        rows = sum(len(f.read_text().splitlines()) for f in self.sweep_dir.glob("copy=*/tradeoff_epochs.csv"))
+        rows = sum(len(f.read_text().splitlines()) for f in self.sweep_dir.glob("*copy=*/tradeoff_epochs.csv"))
         if rows != self.rows:
             self.rows, self.changed = rows, time.monotonic()
         return time.monotonic() - self.changed < self.stall_s
