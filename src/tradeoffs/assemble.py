@@ -33,7 +33,13 @@ from tradeoffs.data.datamodule import RestorationDataModule
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.data.output_folders import write_image
 from tradeoffs.metrics.engine import MeasurementEngine
-from tradeoffs.metrics.measuring import gaussian_closed_forms, is_constant, measure, split_distortion
+from tradeoffs.metrics.measuring import (
+    gaussian_closed_forms,
+    is_constant,
+    measure,
+    prepared_subset,
+    split_distortion,
+)
 from tradeoffs.metrics.protocol import MeasuredRestorer
 from tradeoffs.models.restorer import Restorer
 from tradeoffs.sweeps.lease import register_resolvers
@@ -347,9 +353,7 @@ def measure_restorer(
     varying, constants = dict(distortion), {}
     engine = measurement_engine(train_cfg, posthoc_critic)
     if engine is not None:
-        subset = engine.subset(pairs, split)
-        scale = max(1, subset.x.shape[-1] // subset.y.shape[-1])  # the super-resolution factor (1: same size)
-        engine.prepare(*subset.x.shape[1:], scale=scale)
+        subset = prepared_subset(engine, pairs, split)
         closed_forms = gaussian_closed_forms(datamodule.source, datamodule.degradation)
         heard = [listener.on_measured for listener in listeners(train_cfg, output_dir)]
         measured = measure(engine, subset, split, restorer=restorer, closed_forms=closed_forms, listeners=heard)

@@ -13,7 +13,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from tradeoffs.metrics.engine import MeasurementEngine, Subset
 from tradeoffs.metrics.measure import Key, Measured
-from tradeoffs.metrics.measuring import gaussian_closed_forms, is_constant, measure
+from tradeoffs.metrics.measuring import gaussian_closed_forms, is_constant, measure, prepared_subset
 
 
 class MeasurementListener(pl.Callback):
@@ -37,12 +37,11 @@ class TradeoffMetrics(pl.Callback):
         split = "test" if stage == "test" else "val"
         if split in self.sets:
             return
-        subset = self.sets[split] = self.engine.subset(datamodule.pairs(split), split)
         if self.theory is None:
-            x, y = subset.x, subset.y
-            scale = max(1, x.shape[-1] // y.shape[-1])  # the super-resolution factor (1: same size)
-            self.engine.prepare(x.shape[1], x.shape[2], x.shape[3], scale=scale)
+            self.sets[split] = prepared_subset(self.engine, datamodule.pairs(split), split)
             self.theory = gaussian_closed_forms(datamodule.source, datamodule.degradation)
+        else:
+            self.sets[split] = self.engine.subset(datamodule.pairs(split), split)
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 if isinstance(logger, WandbLogger):

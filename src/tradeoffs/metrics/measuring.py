@@ -47,6 +47,15 @@ def measure(
     return measured
 
 
+def prepared_subset(engine: MeasurementEngine, pairs, split: str) -> Subset:
+    """The engine's subset of a split's pairs, with the engine prepared for its images (the super-resolution factor
+    read off the sizes of x and y): every check that can fail runs here, before anything is restored."""
+    subset = engine.subset(pairs, split)
+    scale = max(1, subset.x.shape[-1] // subset.y.shape[-1])
+    engine.prepare(*subset.x.shape[1:], scale=scale)
+    return subset
+
+
 def is_constant(name: str) -> bool:
     """A value that no epoch changes: a real-vs-real floor or a closed form of the data."""
     return name.endswith("_floor") or name.split("/", 1)[-1] in CLOSED_FORMS
