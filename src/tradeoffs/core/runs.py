@@ -153,14 +153,12 @@ def load_checkpoint(path: Path | None, key: str = "ckpt_path") -> dict | None:
     weights_only = not trusted(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
-    except pickle.UnpicklingError as error:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
         if weights_only and "Unsupported global" in str(error):  # a pickle of objects, not garbage
             raise ConfigError(
                 f"{key}={path} holds objects beyond tensors and plain containers, and unpickling them can run code:"
                 f" refused; if you trust this file, pass 'trusted_checkpoints=[{path}]'"
             ) from None
-        raise ConfigError(f"{key}={path} is not a checkpoint ({type(error).__name__}: {error})") from None
-    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as error:
         raise ConfigError(f"{key}={path} is not a checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(f"{key}={path} is not a Lightning checkpoint (no state_dict)")
