@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo demo-seeds demo-diffusion demo-diffusion-lambda demo-diffusion-seeds demo-flow demo-flow-seeds oracle oracle-diffusion oracle-flow train test test-fast test-cluster lint layers format clean constraints
+.PHONY: help venv demo demo-seeds demo-own-network demo-diffusion demo-diffusion-lambda demo-diffusion-seeds demo-flow demo-flow-seeds oracle oracle-diffusion oracle-flow train test test-fast test-cluster lint layers format clean constraints
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,16 @@ demo: $(STAMP)  ## λ sweep of stochastic denoising GANs on scikit-learn's digit
 
 demo-seeds: $(STAMP)  ## the demo for seeds 0, 1, 2 (logs/demo_seeds/seedN) and the checks of its claims across them
 	bash scripts/demo_seeds.sh
+
+OWN_DIR ?= logs/demo_own_network
+
+demo-own-network: $(STAMP)  ## your network on the demo (examples/networks.py): λ = 0, then a λ sweep from its weights + curves (CPU)
+	$(BIN)/python -m tradeoffs.train experiment=demo_own_network seed=$(SEED) model.adv_weight=0 ckpt_path=auto \
+		hydra.run.dir=$(OWN_DIR)/base $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.train -m experiment=demo_own_network seed=$(SEED) sweep=demo hydra/launcher=devices \
+		model.external.weights=$(OWN_DIR)/base/checkpoints/last.ckpt model.external.weights_key=state_dict \
+		model.external.weights_prefix=ema.module. hydra.sweep.dir=$(OWN_DIR)/sweep $(QUIET_TRAIN)
+	$(BIN)/python -m tradeoffs.curve $(OWN_DIR)/sweep $(wildcard $(DEMO_DIR)/sweep)
 
 ORACLE_DIR ?= logs/oracle
 

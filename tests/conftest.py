@@ -14,7 +14,7 @@ from PIL import Image
 
 from tradeoffs.assemble import compose_config
 from tradeoffs.data.datamodule import RestorationDataModule
-from tradeoffs.data.degradations import GaussianNoise
+from tradeoffs.data.degradations import Degradation, GaussianNoise
 from tradeoffs.data.gaussian import GaussianImages
 from tradeoffs.data.natural import NaturalPhotos
 
@@ -89,10 +89,16 @@ def quiet_trainer(**kwargs) -> pl.Trainer:
 
 
 def photo_datamodule(
-    batch_size: int = 4, samples_per_epoch: int = 8, num_val: int = 4, sigma: float = 0.1
+    batch_size: int = 4,
+    samples_per_epoch: int = 8,
+    num_val: int = 4,
+    sigma: float = 0.1,
+    degradation: Degradation | None = None,
+    channels: int = 1,
 ) -> RestorationDataModule:
-    """16×16 grey crops of the bundled photos under σ noise, set up for fitting."""
-    source = NaturalPhotos(crop_size=16, channels=1, num_val=num_val)
-    dm = RestorationDataModule(source, GaussianNoise(sigma), batch_size=batch_size, samples_per_epoch=samples_per_epoch)
+    """16×16 crops of the bundled photos (grey by default) under σ noise or `degradation`, set up for fitting."""
+    source = NaturalPhotos(crop_size=16, channels=channels, num_val=num_val)
+    degradation = degradation or GaussianNoise(sigma)
+    dm = RestorationDataModule(source, degradation, batch_size=batch_size, samples_per_epoch=samples_per_epoch)
     dm.setup("fit")
     return dm

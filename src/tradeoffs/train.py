@@ -80,6 +80,8 @@ def fit_and_report(cfg: DictConfig, output_dir: Path, start: Start) -> RunRecord
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
+    if start.checkpoint_path is None:
+        model.check_start()
     run_id = run_id_for(output_dir, start.checkpoint if start.resumes else None)
     if start.changes:
         verb = "resuming" if start.resumes else "starting from"

@@ -210,7 +210,6 @@ def test_critic_warmup_epochs_train_only_the_critic():
     ("overrides", "key"),
     [
         ({"adv_weight": -1.0}, "model.adv_weight"),
-        ({"warm_start": "/no/such.ckpt"}, "model.warm_start"),
         ({"ema_decay": 1.5}, "model.ema_decay"),
         ({"critic_warmup_epochs": -1}, "model.critic_warmup_epochs"),
     ],
@@ -218,6 +217,12 @@ def test_critic_warmup_epochs_train_only_the_critic():
 def test_bad_model_input(overrides, key):
     with pytest.raises(ConfigError, match=key):
         tiny_gan(**overrides)
+
+
+def test_a_missing_warm_start_is_named_before_a_new_run_but_not_when_its_checkpoint_is_loaded():
+    model = tiny_gan(warm_start="/no/such.ckpt")  # a checkpoint of this run carries the tensors: it still loads
+    with pytest.raises(ConfigError, match="model.warm_start=/no/such.ckpt: no such checkpoint file"):
+        model.check_start()
 
 
 def test_pscgan_distortion_is_taken_on_the_mean_of_m_samples():

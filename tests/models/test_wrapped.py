@@ -8,7 +8,8 @@ from torch import nn
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Downsample, GaussianNoise, Inpainting
-from tradeoffs.models.wrapped import WrappedRestorer, read_state_dict
+from tradeoffs.models.networks.adapter import read_state_dict
+from tradeoffs.models.wrapped import WrappedRestorer
 
 
 class SignalPlusNoise(nn.Module):

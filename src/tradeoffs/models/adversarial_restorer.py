@@ -59,8 +59,6 @@ class AdversarialRestorer(Restorer):
         super().__init__(degradation, channels, seed)
         if isinstance(adv_weight, bool) or not isinstance(adv_weight, int | float) or adv_weight < 0:
             raise ConfigError(f"model.adv_weight must be a number >= 0, got {adv_weight!r}")
-        if warm_start is not None and not Path(warm_start).is_file():
-            raise ConfigError(f"model.warm_start={warm_start}: no such checkpoint file")
         if critic_warmup_epochs < 0:
             raise ConfigError(f"model.critic_warmup_epochs must be >= 0, got {critic_warmup_epochs}")
         if ema_decay is not None and not 0 < ema_decay < 1:
@@ -165,6 +163,10 @@ class AdversarialRestorer(Restorer):
         schedulers = self.lr_schedulers()
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             scheduler.step()
+
+    def check_start(self) -> None:
+        if self.warm_start is not None and not Path(self.warm_start).is_file():
+            raise ConfigError(f"model.warm_start={self.warm_start}: no such checkpoint file")
 
     def on_fit_start(self) -> None:
         """Warm start (ESRGAN): copy the network's and its EMA's weights from another run, unless resuming this one."""

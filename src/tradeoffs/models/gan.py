@@ -6,6 +6,7 @@ the noise; the critic judges one of the M samples.
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -13,12 +14,14 @@ from torch import Tensor, nn
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
 from tradeoffs.models.adversarial_restorer import AdversarialRestorer
-from tradeoffs.models.networks.generators import ResidualGenerator
+from tradeoffs.models.networks.adapter import ExternalNetwork, NetworkAdapter, NetworkIO, load_weights
 
 
 class GANRestorer(AdversarialRestorer):
-    """`generator` is a factory (Hydra `_partial_`) completed with in = channels of lift(y), out = data channels;
-    the other arguments are `AdversarialRestorer`'s."""
+    """`generator` is a factory (Hydra `_partial_`) of this project's generators, completed with in = channels of
+    lift(y), out = data channels; they read lift(y) and take z as their second argument. `external`
+    (`model/external=network`) replaces it by any `nn.Module` with its own input, value range, noise and weights
+    file. The other arguments are `AdversarialRestorer`'s."""
 
     task_loss_name = "distortion"
 
@@ -26,48 +29,56 @@ class GANRestorer(AdversarialRestorer):
         self,
         degradation: Degradation,
         channels: int,
-        generator: Callable[..., ResidualGenerator],
+        generator: Callable[..., nn.Module],
+        external: ExternalNetwork | None = None,
         distortion_loss: nn.Module | None = None,
         distortion_on: str = "sample",
         num_distortion_samples: int = 8,
         **adversarial_training,
     ) -> None:
-        network = generator(in_channels=degradation.lifted_channels(channels), out_channels=channels)
+        if external is not None:
+            network, io, weights = external
+        else:
+            network, weights = generator(in_channels=degradation.lifted_channels(channels), out_channels=channels), None
+            io = NetworkIO(noise_channels=network.noise_channels, noise_input="argument", key="model.generator")
+        adapter = NetworkAdapter(degradation, channels, io)
         if distortion_on not in ("sample", "mean_of_samples"):
             raise ConfigError(f"model.distortion_on must be 'sample' or 'mean_of_samples', got {distortion_on!r}")
-        if distortion_on == "mean_of_samples" and not network.stochastic:
+        if distortion_on == "mean_of_samples" and not adapter.stochastic:
             raise ConfigError(
-                "model.distortion_on=mean_of_samples needs a stochastic generator (model.generator.noise_channels > 0)"
+                f"model.distortion_on=mean_of_samples needs a stochastic generator ({io.key}.noise_channels > 0)"
             )
         if num_distortion_samples < 1:
             raise ConfigError(f"model.num_distortion_samples must be >= 1, got {num_distortion_samples}")
         super().__init__(degradation, channels, network, **adversarial_training)
+        self.adapter, self.initial_weights = adapter, weights
         self.distortion_loss = distortion_loss or nn.MSELoss()
         self.samples_per_input = num_distortion_samples if distortion_on == "mean_of_samples" else 1
 
     @torch.no_grad()
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        net, lifted = self.inference_generator, self.degradation.lift(y)
-        if not net.stochastic:
-            out = net(lifted)
-            return out.unsqueeze(1).expand(-1, num_samples, *out.shape[1:])
-        lifted = lifted.repeat_interleave(num_samples, dim=0)
-        out = net(lifted, self.noise(lifted, generator))
-        return out.view(y.shape[0], num_samples, *out.shape[1:])
-
-    def noise(self, lifted: Tensor, generator: torch.Generator | None) -> Tensor | None:
-        net = self.generator
-        if not net.stochastic:
-            return None
-        shape = (lifted.shape[0], net.noise_channels, *lifted.shape[2:])
-        return torch.randn(shape, generator=generator, device=lifted.device, dtype=lifted.dtype)
+        return self.adapter.restore(self.inference_generator, y, num_samples, generator)
 
     def training_output(self, x: Tensor, y: Tensor, lifted: Tensor, rng: torch.Generator) -> tuple[Tensor, Tensor]:
         """(one sample per input for the critic, distortion of the sample or of the mean of M samples)."""
-        m = self.samples_per_input
+        m, v = self.samples_per_input, self.adapter.network_input(y)
         if m == 1:
-            fake = self.generator(lifted, self.noise(lifted, rng))
+            fake = self.adapter.sample(self.generator, v, rng)
             return fake, self.distortion_loss(fake, x)
-        lifted = lifted.repeat_interleave(m, dim=0)
-        samples = self.generator(lifted, self.noise(lifted, rng)).view(len(x), m, *x.shape[1:])
+        samples = self.adapter.sample(self.generator, v.repeat_interleave(m, dim=0), rng).view(len(x), m, *x.shape[1:])
         return samples[:, 0], self.distortion_loss(samples.mean(dim=1), x)
+
+    def check_start(self) -> None:
+        super().check_start()
+        if self.initial_weights is not None and not Path(self.initial_weights.path).expanduser().is_file():
+            raise ConfigError(f"model.external.weights={self.initial_weights.path}: no such file")
+
+    def on_fit_start(self) -> None:
+        """A new run starts from the warm start or else from the external network's weights file
+        (`model.external.weights`, into the generator and its EMA); a resumed one from its checkpoint."""
+        super().on_fit_start()
+        if self.initial_weights is None or self.trainer.ckpt_path is not None or self.warm_start is not None:
+            return
+        for module in (self.generator, self.ema.module if self.ema is not None else None):
+            if module is not None:
+                load_weights(module, self.initial_weights, "model.external")

@@ -65,6 +65,11 @@ class Restorer(ProtocolDefaults, pl.LightningModule):
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         """K = num_samples restorations of each observation: (B, K, C, H, W)."""
 
+    def check_start(self) -> None:
+        """ConfigError naming the key of a file a new run would start from (a warm start, a weights file) that does
+        not exist; called by `train` before the trainer is built. Checking here, not in `__init__`, keeps a
+        checkpoint loadable after those files are gone: it carries their tensors."""
+
     def setup(self, stage: str) -> None:
         size = min(self.trainer.datamodule.val_pairs.x.shape[-2:])
         self.val_metrics = distortion_metrics("val/distortion/", size)
