@@ -1,4 +1,4 @@
-"""A λ sweep on a real SLURM cluster through hydra/launcher=slurm (submitit): requeue and time limits.
+"""A λ sweep on a real SLURM cluster through hydra/launcher=slurm (submitit): requeue, time limits, DDP tasks.
 
 Needs the one-node cluster of scripts/slurm_local.sh (`make test-cluster` starts it, as root); skipped otherwise.
 """
@@ -16,6 +16,8 @@ import pytest
 import torch
 
 from tests.conftest import QUIET, REPO
+from tradeoffs.assemble import compose_config
+from tradeoffs.evaluate import evaluate
 
 pytestmark = [
     pytest.mark.cluster,
@@ -61,6 +63,12 @@ def array_task(index: int) -> str:
     """The SLURM id (JOB_INDEX) of this sweep's job `index` (the newest array in the queue)."""
     ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout.split()
     return max((i for i in ids if i.endswith(f"_{index}")), key=lambda i: int(i.split("_")[0]))
+
+
+def newest_job() -> str:
+    """The SLURM id of the newest job in the queue (a sweep of one job is submitted as a job, not an array)."""
+    ids = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout.split()
+    return max(ids, key=lambda i: int(i.split("_")[0]))
 
 
 def accounting(task: str) -> str:
@@ -164,3 +172,48 @@ def check_resumed_to_the_uninterrupted_result_of_both(sweep_dir: Path, epochs: i
         assert [int(row.split(",")[0]) for row in rows] == list(range(epochs))
     ours, theirs = (weights(d) for d in directories)
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+
+DDP_JOB = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "data.source.num_val=9"]
+
+
+def test_a_ddp_job_runs_as_two_slurm_tasks_measures_like_one_process_and_survives_a_requeue(tmp_path):
+    """One λ job as 2 SLURM tasks (tasks_per_node follows trainer.devices): Lightning's SLURM environment makes each
+    task a gloo rank. Requeued after its first checkpoint, it resumes; it ends with the weights of the same job run
+    by Lightning's own 2-process launcher without SLURM, and measures what one process measures for them."""
+    epochs, sweep_dir = 4, tmp_path / "slurm"
+    job = ["experiment=smoke", "model.adv_weight=0.05", *DDP_JOB, f"trainer.max_epochs={epochs}", *PACE, *QUIET]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "tradeoffs.train", "-m", *job, *SLURM, f"hydra.sweep.dir={sweep_dir}"]
+    launcher = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(str(sweep_dir / "*" / "checkpoints" / "last.ckpt"))
+        task = newest_job()
+        subprocess.run(["scontrol", "requeue", task], check=True)
+        out, _ = launcher.communicate(timeout=600)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 0, out[-3000:] + accounting(task)
+    (directory,) = (d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+    record = json.loads((directory / "results.json").read_text())
+    log = (directory / "train.log").read_text()
+    assert record["epochs"] == epochs and "ended by SIGTERM" in log and "resuming last.ckpt" in log
+    rows = (directory / "tradeoff_epochs.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(epochs))
+    ranks = sorted(Path(p).name for p in glob.glob(str(sweep_dir / ".submitit" / "*" / "*_log.out")))
+    assert {name.split("_")[-2] for name in ranks} == {"0", "1"}  # submitit logged both tasks
+
+    local_dir = tmp_path / "local"  # the same job, uninterrupted, by Lightning's subprocess launcher
+    command = [sys.executable, "-m", "tradeoffs.train", *job, "ckpt_path=auto", f"hydra.run.dir={local_dir}"]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours, theirs = weights(directory), weights(local_dir)
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+    single = evaluate(compose_config("evaluate", [f"ckpt_path='{record['checkpoint']}'", "accelerator=cpu"], tmp_path))
+    whole_set = {f"val/distortion/{name}" for name in ("mse", "psnr", "ssim")}  # sharded: summed in another order
+    measured = {k: v for k, v in record["metrics"].items() if k.startswith("val/")}
+    assert {k: measured[k] for k in whole_set} == pytest.approx({k: single.metrics[k] for k in whole_set}, rel=1e-6)
+    assert {k: v for k, v in measured.items() if k not in whole_set} == {
+        k: v for k, v in single.metrics.items() if k.startswith("val/") and k not in whole_set
+    }
