@@ -95,3 +95,18 @@ def test_a_sweeps_wandb_settings_without_wandb_are_not_a_logger(logger, tmp_path
     loggers = build_loggers(cfg, "run-id")
     assert [type(one).__name__ for one in loggers] == (["ResumableCSVLogger"] if logger == "csv" else [])
     assert "logger.wandb sets group but names no logger" in caplog.text
+
+
+def test_the_esrgan_presets_set_the_paper_s_two_stages(tmp_path):
+    """Wang et al. 2018: stage 1 L1 only (λ = 0); stage 2 1e-2·L1 + 1·VGG19 conv5_4 + 5e-3·GAN, Adam 1e-4, EMA."""
+    psnr = compose_config("train", ["experiment=sr4_folder", "preset=esrgan_psnr"], tmp_path / "a").model
+    assert (psnr.adv_weight, psnr.perceptual_weight, psnr.distortion_loss._target_) == (0.0, 0.0, "torch.nn.L1Loss")
+    gan = compose_config("train", ["experiment=sr4_folder", "preset=esrgan"], tmp_path / "b").model
+    assert (gan.adv_weight, gan.distortion_weight, gan.perceptual_weight) == (5e-3, 1e-2, 1.0)
+    assert (gan.perceptual._target_, gan.perceptual.layer, gan.perceptual.criterion) == (
+        "tradeoffs.losses.perceptual.VGGFeatureLoss",
+        "conv5_4",
+        "l1",
+    )
+    assert (gan.distortion_loss._target_, gan.ema_decay, gan.optimizer_g.lr) == ("torch.nn.L1Loss", 0.999, 1e-4)
+    assert gan.generator.blocks == 23  # the experiment's network is kept

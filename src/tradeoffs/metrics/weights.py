@@ -9,6 +9,8 @@ import torch
 from tradeoffs.core.errors import ConfigError
 
 ALEXNET = ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth")
+VGG16 = ("vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth")
+VGG19 = ("vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth")
 INCEPTION = (
     "weights-inception-2015-12-05-6726825d.pth",
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
@@ -25,6 +27,15 @@ def require_weights(weights: tuple[str, str], key: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"{key}: pretrained weights {path} are missing (no download at run time); fetch {weights[1]}")
     return path
+
+
+def torchvision_weights(weights: tuple[str, str], path: str | None, key: str) -> dict:
+    """The state dict of a torchvision backbone: from `path` if given (ConfigError naming `key` if it is missing),
+    else from the torch hub cache (ConfigError naming the file and its URL if it is not there)."""
+    file = Path(path).expanduser() if path is not None else require_weights(weights, key)
+    if not file.is_file():
+        raise ConfigError(f"{key}={file}: no such file (the {weights[0]} weights)")
+    return torch.load(file, map_location="cpu", weights_only=True)
 
 
 def hub_weights(model: str, weights: str | None, download: bool, key: str) -> str | None:
