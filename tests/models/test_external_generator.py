@@ -8,14 +8,13 @@ import torch
 from torch import Tensor, nn
 
 from tests.conftest import QUIET, photo_datamodule, quiet_trainer
+from tests.models.test_gan import tiny_gan
 from tradeoffs.assemble import compose_config
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Downsample, GaussianNoise
 from tradeoffs.evaluate import evaluate
-from tradeoffs.losses.adversarial import NonSaturating
 from tradeoffs.models.gan import GANRestorer
 from tradeoffs.models.networks.adapter import external_network
-from tradeoffs.models.networks.critics import PatchCritic
 from tradeoffs.models.wrapped import WrappedRestorer
 from tradeoffs.train import train
 
@@ -48,19 +47,11 @@ SR_IO = dict(input="observation", value_range=(-1.0, 1.0), noise_channels=1, noi
 
 
 def sr_gan(external, **overrides) -> GANRestorer:
-    kwargs = dict(
-        degradation=Downsample(2),
-        channels=3,
-        generator=partial(pytest.fail, "the project's generator was built"),
-        external=external,
-        critic=partial(PatchCritic, width=8, layers=2),
-        adversarial=NonSaturating(),
-        optimizer_g=partial(torch.optim.Adam, lr=1e-3),
-        optimizer_d=partial(torch.optim.Adam, lr=1e-3),
-        adv_weight=0.1,
-        ema_decay=0.9,
+    """test_gan's tiny GAN on ×2 super-resolution of RGB images, with `external` as its generator."""
+    generator = partial(pytest.fail, "the project's generator was built")
+    return tiny_gan(
+        **{"degradation": Downsample(2), "channels": 3, "generator": generator, "external": external} | overrides
     )
-    return GANRestorer(**kwargs | overrides)
 
 
 @pytest.fixture
@@ -76,7 +67,9 @@ def test_a_new_run_starts_from_the_weights_file_and_restores_as_wrap_measures(sr
     quiet_trainer(max_epochs=1, limit_train_batches=0, limit_val_batches=0).fit(
         model, photo_datamodule(degradation=Downsample(2), channels=3)
     )
-    wrapped = WrappedRestorer(TinySR(), Downsample(2), 3, str(sr_weights), "params_ema", "module.", **SR_IO)
+    wrapped = WrappedRestorer(
+        TinySR(), Downsample(2), 3, weights=str(sr_weights), weights_key="params_ema", weights_prefix="module.", **SR_IO
+    )
     for name, tensor in wrapped.network.state_dict().items():
         torch.testing.assert_close(model.generator.state_dict()[name], tensor, rtol=0, atol=0)
         torch.testing.assert_close(model.ema.module.state_dict()[name], tensor, rtol=0, atol=0)

@@ -46,7 +46,9 @@ def test_the_restoration_is_the_network_with_the_file_s_weights(tmp_path, layout
     else:
         torch.save({"state_dict": {f"generator.{k}": v for k, v in weights.items()}, "epoch": 3}, path)
     network = nn.Conv2d(1, 1, 3, padding=1)
-    restorer = WrappedRestorer(network, GaussianNoise(0.1), 1, str(path), key, prefix)
+    restorer = WrappedRestorer(
+        network, GaussianNoise(0.1), 1, weights=str(path), weights_key=key, weights_prefix=prefix
+    )
     y = observations()
     out = restorer.restore(y, num_samples=2)
     expected = F.conv2d(y, weights["weight"], weights["bias"], padding=1)
@@ -108,9 +110,9 @@ def test_weights_that_do_not_fit_are_named(tmp_path):
     path = tmp_path / "net.pth"
     torch.save({f"module.{k}": v for k, v in conv_weights().items()}, path)
     with pytest.raises(ConfigError, match=r"does not fit model.network \(Conv2d\).*unexpected \['module.bias'.*prefix"):
-        WrappedRestorer(nn.Conv2d(1, 1, 3, padding=1), GaussianNoise(0.1), 1, str(path))
+        WrappedRestorer(nn.Conv2d(1, 1, 3, padding=1), GaussianNoise(0.1), 1, weights=str(path))
     restorer = WrappedRestorer(
-        nn.Conv2d(1, 1, 3, padding=1), GaussianNoise(0.1), 1, str(path), weights_prefix="module."
+        nn.Conv2d(1, 1, 3, padding=1), GaussianNoise(0.1), 1, weights=str(path), weights_prefix="module."
     )
     torch.testing.assert_close(restorer.network.bias, conv_weights()["bias"])
 

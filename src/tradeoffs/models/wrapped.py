@@ -8,35 +8,21 @@ from torch import Tensor, nn
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Degradation
-from tradeoffs.models.networks.adapter import NetworkAdapter, NetworkIO, WeightsFile, load_weights
+from tradeoffs.models.networks.adapter import NetworkAdapter, external_network, load_weights
 from tradeoffs.models.restorer import Restorer
 
 
 class WrappedRestorer(Restorer):
     """`network` (instantiated by Hydra from `model.network`) with the weights of `weights` (None: as constructed),
-    as a frozen restorer of the measurement protocol."""
+    as a frozen restorer of the measurement protocol; `settings` are `networks.adapter.external_network`'s (the
+    weights file and how the network is called)."""
 
-    def __init__(
-        self,
-        network: nn.Module,
-        degradation: Degradation,
-        channels: int,
-        weights: str | None = None,
-        weights_key: str | None = None,
-        weights_prefix: str = "",
-        input: str = "lifted",
-        value_range: tuple[float, float] = (0.0, 1.0),
-        noise_channels: int = 0,
-        noise_input: str = "concat",
-        seed: int = 0,
-    ) -> None:
+    def __init__(self, network: nn.Module, degradation: Degradation, channels: int, seed: int = 0, **settings) -> None:
         super().__init__(degradation, channels, seed)
-        io = NetworkIO(input, tuple(value_range), noise_channels, noise_input)
-        if not isinstance(network, nn.Module):
-            raise ConfigError(f"model.network must build an nn.Module, got {type(network).__name__}")
+        network, io, weights = external_network(network, node="model", **settings)
         self.network, self.adapter = network, NetworkAdapter(degradation, channels, io)
         if weights is not None:
-            load_weights(network, WeightsFile(weights, weights_key, weights_prefix))
+            load_weights(network, weights)
         self.network.eval().requires_grad_(False)
 
     @property
@@ -50,5 +36,5 @@ class WrappedRestorer(Restorer):
     def configure_optimizers(self) -> None:
         raise ConfigError(
             "model=wrapped is measured, not trained: use tradeoffs.wrap, evaluate or traverse; to fine-tune the "
-            "network with λ, train model/generator=external"
+            "network with λ, train model/external=network"
         )

@@ -77,12 +77,14 @@ def external_network(
     value_range: tuple[float, float] = (0.0, 1.0),
     noise_channels: int = 0,
     noise_input: str = "concat",
+    node: str = "model.external",
 ) -> ExternalNetwork:
-    """`conf/model/external/network.yaml`. The weights are read when training starts, not here: a checkpoint
-    carries them, so evaluating or resuming one never needs the file."""
+    """`conf/model/external/network.yaml` (and `conf/model/wrapped.yaml`'s keys, `node` naming them in errors).
+    The weights file is only named here: the GAN reads it when training starts (a checkpoint carries its tensors,
+    so evaluating or resuming one never needs it), `tradeoffs.wrap` at once."""
     if not isinstance(network, nn.Module):
-        raise ConfigError(f"model.external.network must build an nn.Module, got {type(network).__name__}")
-    io = NetworkIO(input, tuple(value_range), noise_channels, noise_input, key="model.external")
+        raise ConfigError(f"{node}.network must build an nn.Module, got {type(network).__name__}")
+    io = NetworkIO(input, tuple(value_range), noise_channels, noise_input, key=node)
     return ExternalNetwork(network, io, None if weights is None else WeightsFile(weights, weights_key, weights_prefix))
 
 
