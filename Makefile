@@ -163,15 +163,15 @@ test-cluster: $(STAMP)  ## SLURM tests: starts a one-node cluster with accountin
 	TRADEOFFS_SLURM=1 WANDB_MODE=offline $(BIN)/python -m pytest -m cluster $(PYTEST_ARGS)
 
 lint: $(STAMP) layers  ## ruff check + format check + layers
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts examples
+	$(BIN)/ruff format --check src tests scripts examples
 
 layers: $(STAMP)  ## check the import layers of DESIGN.md (import-linter contracts in pyproject.toml)
 	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)  ## apply ruff fixes and formatting
-	$(BIN)/ruff check --fix src tests scripts
-	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts examples
+	$(BIN)/ruff format src tests scripts examples
 
 constraints: $(STAMP)  ## re-pin constraints.txt from the current venv
 	{ echo "# Pinned versions that 'make' installs (pip install -c constraints.txt). Regenerate with 'make constraints'."; \

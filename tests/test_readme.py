@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -50,9 +51,12 @@ SHRINK = {
     "smoke": [],
     "bigprior_gaussian": ["trainer.max_epochs=1", "data.samples_per_epoch=256", "metrics.num_images=64"],
     "sr4_folder": FOLDER,
+    "demo_own_network": DEMO,
 }
+OFFLINE = {"preset=esrgan": ["model.perceptual.weights=random"]}  # no VGG19 weights can be fetched here
 SWEEP_SHRINK = {  # a sweep preset's grid, shrunk to two points (the README: "any list works")
     "sweep=adv_weight": "model.adv_weight=0,0.01",
+    "sweep=demo": "model.adv_weight=0,0.1",
     "sweep=sampler_eta": "+model.sampler.eta=0,1",
     "sweep=sampler_steps": "+model.sampler.steps=1,2",
     "sweep=flow_t_end": "+model.sampler.t_end=0.5,1",
@@ -91,6 +95,8 @@ NOT_RUN = {
     "hydra.launcher.partition=gpu hydra.launcher.timeout_min=720 data.source.root=/data/DIV2K/DIV2K_train_HR": (
         "needs a GPU partition; make test-cluster submits the same launcher to a real SLURM cluster"
     ),
+    "bash scripts/gpu_check.sh": "runs from the repository; tests/test_gpu_check.py runs it on this GPU-less machine",
+    "make demo-own-network": "its three commands are README commands run below (train, the λ sweep, curve)",
     "python -m tradeoffs.train experiment=fusion_inpaint_folder data.source.root=/data/ffhq128 "
     "model.prior.ckpt_path=logs/.../inpaint_folder_diffusion/.../checkpoints/last.ckpt": (
         "needs a trained inpainting prior; tests/models/test_fusion.py trains the fusion model on a prior checkpoint"
@@ -124,6 +130,7 @@ def shrunk(command: str, placeholders: dict[str, str]) -> str:
     if "-m" in words[3:] and experiment is not None:
         extra = [e for e in extra if not e.startswith("trainer.max_epochs")] + ["trainer.max_epochs=1"]
     extra += [grid for preset, grid in SWEEP_SHRINK.items() if preset in words]
+    extra += [e for preset, missing in OFFLINE.items() if preset in words for e in missing]
     return " ".join([command, *map(shlex.quote, extra)])
 
 
@@ -158,6 +165,8 @@ class Lane:
 
     def prepare(self, command: str) -> None:
         work, env, fill = self.work, self.env, self.placeholders
+        if "experiment=demo_own_network" in command and not (work / "examples").exists():
+            shutil.copytree(REPO / "examples", work / "examples")  # run from a checkout, as the README says
         if "hydra.run.dir=logs/train/runs/demo/2026-11-23_00-10-00 ckpt_path=last" in command:
             demo_run("logs/train/runs/demo/2026-11-23_00-10-00", None, work, env)  # then interrupted after epoch
             (work / "logs/train/runs/demo/2026-11-23_00-10-00/results.json").unlink()  # 1 of 2: no results.json

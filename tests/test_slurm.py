@@ -180,7 +180,12 @@ DDP_JOB = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "data.
 def test_a_ddp_job_runs_as_two_slurm_tasks_measures_like_one_process_and_survives_a_requeue(tmp_path):
     """One λ job as 2 SLURM tasks (tasks_per_node follows trainer.devices): Lightning's SLURM environment makes each
     task a gloo rank. Requeued after its first checkpoint, it resumes; it ends with the weights of the same job run
-    by Lightning's own 2-process launcher without SLURM, and measures what one process measures for them."""
+    by Lightning's own 2-process launcher without SLURM, and measures what one process measures for them.
+
+    Whether the ranks leave gracefully ("ended by SIGTERM") or are killed at the end of SLURM's grace period depends on
+    where the signal lands: Lightning's SIGTERM handler broadcasts from inside the handler, and inside a collective
+    that can hang both ranks. Either way SLURM requeues the job and it resumes from last.ckpt, which is the contract
+    checked here."""
     epochs, sweep_dir = 4, tmp_path / "slurm"
     job = ["experiment=smoke", "model.adv_weight=0.05", *DDP_JOB, f"trainer.max_epochs={epochs}", *PACE, *QUIET]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
@@ -197,7 +202,9 @@ def test_a_ddp_job_runs_as_two_slurm_tasks_measures_like_one_process_and_survive
     (directory,) = (d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
     record = json.loads((directory / "results.json").read_text())
     log = (directory / "train.log").read_text()
-    assert record["epochs"] == epochs and "ended by SIGTERM" in log and "resuming last.ckpt" in log
+    assert record["epochs"] == epochs and "resuming last.ckpt" in log
+    records = [line.split("|") for line in accounting(task).split()]
+    assert [r[2] for r in records if r[0] == task][:1] == ["REQUEUED"]  # the first run was stopped and requeued
     rows = (directory / "tradeoff_epochs.csv").read_text().splitlines()[1:]
     assert [int(row.split(",")[0]) for row in rows] == list(range(epochs))
     ranks = sorted(Path(p).name for p in glob.glob(str(sweep_dir / ".submitit" / "*" / "*_log.out")))
