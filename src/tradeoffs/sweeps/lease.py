@@ -7,6 +7,7 @@ blocks a device. On CPU the same slots split the cores: each of n concurrent job
 """
 
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -166,11 +167,21 @@ def slurm_devices(accelerator: str, devices) -> int:
     return len(devices) if isinstance(devices, list | ListConfig) else int(devices) if str(devices).isdigit() else 1
 
 
+NAME_MAX = 255  # bytes in a file name on Linux file systems
+
+
 def job_dirname(override_dirname: str) -> str:
     """A sweep job's directory name from Hydra's override_dirname, without the `+` of appended keys
     (`+model.sampler.eta=0.5` -> `model.sampler.eta=0.5`) and with `/` in values made `_`, so that a swept path
-    (`ckpt_path=logs/a/last.ckpt`) names one directory inside the sweep, never a nested or outside one."""
-    return ",".join(item.lstrip("+").replace("/", "_") for item in str(override_dirname).split(","))
+    (`ckpt_path=logs/a/last.ckpt`) names one directory inside the sweep, never a nested or outside one. A name longer
+    than a file name may be keeps its first 236 bytes and ends with `,sha1=` and 12 hex digits of the whole name:
+    the same overrides always name the same directory (a rerun resumes it), different ones different directories."""
+    name = ",".join(item.lstrip("+").replace("/", "_") for item in str(override_dirname).split(","))
+    encoded = name.encode()
+    if len(encoded) <= NAME_MAX:
+        return name
+    digest = hashlib.sha1(encoded).hexdigest()[:12]
+    return f"{encoded[:236].decode(errors='ignore')},sha1={digest}"
 
 
 def register_resolvers() -> None:
