@@ -8,7 +8,7 @@ from torch import nn
 
 from tradeoffs.core.errors import ConfigError
 from tradeoffs.data.degradations import Downsample, GaussianNoise, Inpainting
-from tradeoffs.models.networks.adapter import read_state_dict
+from tradeoffs.models.networks.adapter import WeightsFile, load_weights, read_state_dict
 from tradeoffs.models.wrapped import WrappedRestorer
 
 
@@ -149,3 +149,14 @@ def test_bad_settings_are_named(kwargs, message):
 def test_a_target_that_is_not_a_module_is_named():
     with pytest.raises(ConfigError, match="model.network must build an nn.Module, got builtin_function_or_method"):
         WrappedRestorer(torch.sigmoid, GaussianNoise(0.1), 1)
+
+
+def test_a_prefix_takes_the_tensors_it_names_from_a_checkpoint_of_several_networks(tmp_path):
+    path = tmp_path / "run.ckpt"
+    others = {"critic.weight": torch.zeros(3), "ema.n_averaged": torch.tensor(4)}
+    torch.save({"state_dict": {**{f"generator.{k}": v for k, v in conv_weights().items()}, **others}}, path)
+    network = nn.Conv2d(1, 1, 3, padding=1)
+    load_weights(network, WeightsFile(str(path), "state_dict", "generator."))
+    torch.testing.assert_close(network.weight, conv_weights()["weight"])
+    with pytest.raises(ConfigError, match=r"model.weights_prefix=module.: no tensor of .*run.ckpt is named with it"):
+        read_state_dict(path, "state_dict", "module.")
