@@ -20,6 +20,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from tradeoffs.callbacks.tradeoff_metrics import MeasurementListener
+from tradeoffs.core.images import as_rgb
 from tradeoffs.core.runs import PANEL_SAMPLES_FILE
 from tradeoffs.metrics.measure import Measured
 
@@ -37,9 +38,7 @@ def panel(rows: list[Tensor], padding: int = 2, min_size: int = 96, headers: lis
     """
     if headers and len(headers) != len(rows[0]):
         raise ValueError(f"{len(headers)} headers for {len(rows[0])} columns")
-    images = torch.cat([r.float().cpu() for r in rows])
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1)
+    images = as_rgb(torch.cat([r.float().cpu() for r in rows]))
     scale = math.ceil(min_size / min(images.shape[-2:]))
     if scale > 1:
         images = F.interpolate(images, scale_factor=scale, mode="nearest")

@@ -16,14 +16,11 @@ import torchvision
 from torch import Tensor, nn
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.images import as_rgb
 from tradeoffs.metrics.weights import ALEXNET, VGG16, VGG19, torchvision_weights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CRITERIA = {"l1": F.l1_loss, "l2": F.mse_loss}
-
-
-def rgb(images: Tensor) -> Tensor:
-    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
 
 def conv_indices(features: nn.Sequential) -> dict[str, int]:
@@ -58,7 +55,7 @@ class VGGFeatureLoss(nn.Module):
         self.requires_grad_(False).eval()
 
     def embed(self, images: Tensor) -> Tensor:
-        return self.features((rgb(images) - self.mean) / self.std)
+        return self.features((as_rgb(images) - self.mean) / self.std)
 
     def forward(self, restored: Tensor, clean: Tensor) -> Tensor:
         with torch.no_grad():
@@ -90,4 +87,4 @@ class LPIPSLoss(nn.Module):
         self.requires_grad_(False).eval()
 
     def forward(self, restored: Tensor, clean: Tensor) -> Tensor:
-        return self.lpips(rgb(restored), rgb(clean), normalize=True).mean()
+        return self.lpips(as_rgb(restored), as_rgb(clean), normalize=True).mean()

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.images import as_rgb
 from tradeoffs.core.patches import image_patches
 from tradeoffs.core.seeding import generator_for
 from tradeoffs.metrics.weights import INCEPTION, hub_weights, require_weights
@@ -66,9 +67,7 @@ class InceptionFeatures(nn.Module):
         self.dim = 2048
 
     def forward(self, images: Tensor) -> Tensor:
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        uint8 = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+        uint8 = (as_rgb(images).clamp(0, 1) * 255).round().to(torch.uint8)
         return self.net(uint8).to(torch.float64)
 
 
@@ -104,9 +103,7 @@ class ViTFeatures(nn.Module):
 
     def preprocess(self, images: Tensor) -> Tensor:
         """[0, 1] images -> the network's input: 8-bit levels, RGB, size×size (bicubic, antialiased), normalised."""
-        images = (images.float().clamp(0, 1) * 255).round() / 255
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
+        images = as_rgb((images.float().clamp(0, 1) * 255).round() / 255)
         images = F.interpolate(images, size=(self.size, self.size), mode="bicubic", antialias=True).clamp(0, 1)
         return (images - self.mean) / self.std
 

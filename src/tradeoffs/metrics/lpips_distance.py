@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
 from tradeoffs.core.errors import ConfigError
+from tradeoffs.core.images import as_rgb
 from tradeoffs.metrics.distortion import NEEDS_K, check_estimate, restoration_of
 from tradeoffs.metrics.measure import Batch, Key, Measure, Spec
 from tradeoffs.metrics.weights import ALEXNET, cached_weights, require_weights
@@ -56,9 +57,7 @@ class LPIPSDistance(nn.Module, Measure):
         return lpips_problem(min(spec.height, spec.width)) if self.metric is None else None
 
     def update(self, batch: Batch) -> None:
-        preds, target = restoration_of(batch, self.estimate_name).clamp(0, 1), batch.x.clamp(0, 1)
-        if preds.shape[1] == 1:
-            preds, target = preds.expand(-1, 3, -1, -1), target.expand(-1, 3, -1, -1)
+        preds, target = as_rgb(restoration_of(batch, self.estimate_name).clamp(0, 1)), as_rgb(batch.x.clamp(0, 1))
         self.metric.update(preds.float(), target.float())
 
     def compute(self) -> dict[str, Tensor]:

@@ -25,10 +25,6 @@ class WrappedRestorer(Restorer):
             load_weights(network, weights)
         self.network.eval().requires_grad_(False)
 
-    @property
-    def stochastic(self) -> bool:
-        return self.adapter.stochastic
-
     @torch.no_grad()
     def restore(self, y: Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
         return self.adapter.restore(self.network, y, num_samples, generator)
